@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config.api.views import ApiRootView, HealthView
+from outcomes.api import urls as outcomes_urls
+
+# Company data of every app is mounted below companies/<slug:company_slug>/.
+company_routes = [
+    *outcomes_urls.company_urlpatterns,
+]
+
+api_v1 = [
+    path("", ApiRootView.as_view(), name="api-root"),
+    path("health/", HealthView.as_view(), name="health"),
+    *outcomes_urls.urlpatterns,
+    path("companies/<slug:company_slug>/", include(company_routes)),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("rest_framework.urls")),
+    path("api/v1/", include((api_v1, "v1"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+admin.site.site_header = "OKR Outcomes administration"
+admin.site.site_title = "OKR Outcomes"

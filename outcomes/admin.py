@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_staff", "date_joined", "last_login"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "memberships__company"]
+    search_fields = ["email", "full_name"]
+    readonly_fields = ["date_joined", "last_login"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Company)
+class CompanyAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "slug", "timezone", "created"]
+    search_fields = ["name", "slug"]
+    list_filter = ["timezone"]
+    readonly_fields = ["created"]
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "company", "role", "created"]
+    list_filter = ["role", "company"]
+    search_fields = ["user__email", "user__full_name", "company__name"]
+    list_select_related = ["user", "company"]
+    autocomplete_fields = ["user", "company"]
+
+
+class TeamMembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = TeamMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "company", "topology", "lead", "monthly_cost", "cost_currency"]
+    list_filter = ["topology", "company"]
+    search_fields = ["name", "company__name", "lead__email"]
+    list_select_related = ["company", "lead"]
+    autocomplete_fields = ["company", "lead"]
+    inlines = [TeamMembershipInline]
+
+
+@admin.register(TeamMembership)
+class TeamMembershipAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "team", "created"]
+    list_filter = ["team__company"]
+    search_fields = ["user__email", "team__name"]
+    list_select_related = ["user", "team"]
+    autocomplete_fields = ["user", "team"]
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+    """Keys are issued through the API (the only place the key is shown); here they can be reviewed and revoked."""
+
+    list_display = ["name", "company", "prefix", "scope", "expires_at", "revoked_at", "last_used_at", "created"]
+    list_filter = ["scope", "company", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "key_id", "company__name"]
+    list_select_related = ["company"]
+    readonly_fields = ["company", "key_id", "scope", "created", "created_by", "last_used_at", "revoked_by"]
+    fields = ["name", "company", "key_id", "scope", "expires_at", "revoked_at", "revoked_by", "created", "created_by", "last_used_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).defer("digest")

@@ -1,0 +1,107 @@
+"""The company-scoped base every company API view stands on.
+
+It resolves the company from the URL once, checks that the caller is a member
+(or holds an API key of that company) and narrows every queryset to it. A
+company the caller cannot see is a 404, exactly like one that does not exist.
+Subclasses cannot override ``get_queryset``, ``check_permissions`` or
+``initial``; they refine querysets through :meth:`refine_queryset`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from config.api.views import StrictQueryParamsMixin
+from outcomes.models import APIKey, Company
+from outcomes.selectors import CompanyAccess, company_access_for_key, company_access_for_user
+
+SEALED_METHODS = ("get_queryset", "check_permissions", "initial")
+
+def resolve_company_access(request: Request, company_slug: str) -> CompanyAccess:
+    if isinstance(request.auth, APIKey):
+        access = company_access_for_key(api_key=request.auth, company_slug=company_slug)
+    elif request.user and request.user.is_authenticated:
+        access = company_access_for_user(user=request.user, company_slug=company_slug)  # type: ignore[arg-type]
+    else:
+        raise NotAuthenticated()
+    if access is None:
+        raise NotFound()
+    return access
+
+
+class CompanyScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary-key field that only finds rows of the company in the serializer context.
+
+    An id of another company looks exactly like an id that does not exist: 400.
+    """
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        company = self.context.get("company")
+        return queryset.none() if company is None else queryset.for_company(company)
+
+
+class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    access: CompanyAccess
+    openapi_tag: ClassVar[str]
+    pagination_params: ClassVar[frozenset[str]] = frozenset({"page", "page_size"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in SEALED_METHODS:
+            if name in vars(cls):
+                raise TypeError(f"{cls.__name__} must not override {name}(); refine_queryset() is the hook.")
+
+    @property
+    def company(self) -> Company:
+        return self.access.company
+
+    def check_permissions(self, request: Request) -> None:
+        self.access = resolve_company_access(request, self.kwargs["company_slug"])
+        super().check_permissions(request)
+
+    def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Add joins and prefetches. The company filter is applied after this, always."""
+        return queryset
+
+    def get_queryset(self) -> QuerySet[Any]:
+        assert self.queryset is not None, f"{type(self).__name__} needs a queryset"
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset.none()
+        return self.refine_queryset(self.queryset.all()).for_company(self.access.company)  # type: ignore[attr-defined]
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        access = getattr(self, "access", None)
+        context["company"] = access.company if access else None
+        return context
+
+    def allowed_query_params(self) -> set[str]:
+        if self.action != "list":
+            return set()
+        filterset_class = getattr(self, "filterset_class", None)
+        names = set(filterset_class.base_filters) if filterset_class else set()
+        return names | self.pagination_params
+
+    # --- small helpers that keep the views short -----------------------------
+    def validated(self, serializer_class: type[BaseSerializer[Any]], *, partial: bool = False) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def render(self, instance: Model, serializer_class: type[BaseSerializer[Any]], status: int = 200) -> Response:
+        """Serialize ``instance`` re-read through the scoped queryset, so prefetches apply."""
+        fresh = self.get_queryset().get(pk=instance.pk)
+        return Response(serializer_class(fresh, context=self.get_serializer_context()).data, status=status)
+
+    def list_response(self, serializer_class: type[BaseSerializer[Any]]) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
