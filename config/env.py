@@ -80,7 +80,9 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    return _parse(name, default, lambda raw: [item.strip() for item in raw.split(",") if item.strip()], "a comma-separated list")
+    return _parse(
+        name, default, lambda raw: [item.strip() for item in raw.split(",") if item.strip()], "a comma-separated list"
+    )
 
 
 def env_rate(name: str, default: str) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.logging import logging_config
 from config.env import (
     env_bool,
     env_choice,
@@ -26,14 +25,17 @@ from config.env import (
     env_redis_url,
     env_str,
 )
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
 DEBUG = env_bool("DEBUG", False)
 
 # Development gets a fixed, obviously unsafe key; production must bring its own.
-_DEV_SECRET_KEY = "development-only-secret-key-never-use-in-production-0123456789"
+_DEV_SECRET_KEY = "development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 SECRET_KEY = env_optional("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (use a random string of 50+ characters).")
@@ -122,17 +124,22 @@ if REDIS_URL:
 else:
     # A file cache is shared by the web and worker processes of one machine.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
     }
 
 CELERY_BROKER_URL = env_optional("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "celery-broker"
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)  # the transport needs the folders
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -153,6 +160,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 60, minimum=1)
 
 # --- E-mail -------------------------------------------------------------------
 _email = env_email("EMAIL_URL", "consolemail://")

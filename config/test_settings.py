@@ -7,8 +7,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 os.environ.setdefault("API_KEY_PEPPER", "test-api-key-pepper-0123456789abcdef")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
-from config.settings import *  # noqa: E402,F403
-from config.settings import DATA_DIR, REST_FRAMEWORK  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import DATA_DIR, REST_FRAMEWORK
 
 # One fast hash: the suite signs people in thousands of times.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -19,9 +19,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_BROKER_URL = "memory://"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "test-celerybeat-schedule")
 # Throttles are exercised by their own tests with explicit rates.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anonymous": "100000/min", "principal": "100000/min"}}
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Serve static files without scanning STATIC_ROOT at start-up (no collectstatic in tests).
+WHITENOISE_AUTOREFRESH = True

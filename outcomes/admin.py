@@ -12,7 +12,7 @@ from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, U
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_active", "is_staff", "date_joined", "last_login"]
     list_filter = ["is_active", "is_staff", "is_superuser", "memberships__company"]
@@ -27,14 +27,14 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):  # type: ignore[type-arg]
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Company)
-class CompanyAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class CompanyAdmin(SimpleHistoryAdmin):
     list_display = ["name", "slug", "timezone", "created"]
     search_fields = ["name", "slug"]
     list_filter = ["timezone"]
@@ -44,7 +44,7 @@ class CompanyAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class MembershipAdmin(SimpleHistoryAdmin):
     list_display = ["user", "company", "role", "created"]
     list_filter = ["role", "company"]
     search_fields = ["user__email", "user__full_name", "company__name"]
@@ -52,14 +52,14 @@ class MembershipAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
     autocomplete_fields = ["user", "company"]
 
 
-class TeamMembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class TeamMembershipInline(admin.TabularInline):
     model = TeamMembership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Team)
-class TeamAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class TeamAdmin(SimpleHistoryAdmin):
     list_display = ["name", "company", "topology", "lead", "monthly_cost", "cost_currency"]
     list_filter = ["topology", "company"]
     search_fields = ["name", "company__name", "lead__email"]
@@ -69,7 +69,7 @@ class TeamAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(TeamMembership)
-class TeamMembershipAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class TeamMembershipAdmin(SimpleHistoryAdmin):
     list_display = ["user", "team", "created"]
     list_filter = ["team__company"]
     search_fields = ["user__email", "team__name"]
@@ -78,7 +78,7 @@ class TeamMembershipAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(APIKey)
-class APIKeyAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class APIKeyAdmin(SimpleHistoryAdmin):
     """Keys are issued through the API (the only place the key is shown); here they can be reviewed and revoked."""
 
     list_display = ["name", "company", "prefix", "scope", "expires_at", "revoked_at", "last_used_at", "created"]
@@ -86,7 +86,18 @@ class APIKeyAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
     search_fields = ["name", "key_id", "company__name"]
     list_select_related = ["company"]
     readonly_fields = ["company", "key_id", "scope", "created", "created_by", "last_used_at", "revoked_by"]
-    fields = ["name", "company", "key_id", "scope", "expires_at", "revoked_at", "revoked_by", "created", "created_by", "last_used_at"]
+    fields = [
+        "name",
+        "company",
+        "key_id",
+        "scope",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "created",
+        "created_by",
+        "last_used_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

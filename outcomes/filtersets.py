@@ -33,7 +33,9 @@ class CompanyListFilterSet(django_filters.FilterSet):
 class MembershipFilterSet(CompanyFilterSet):
     role = django_filters.MultipleChoiceFilter(choices=Role.choices)
     user_id = django_filters.ModelChoiceFilter(field_name="user", queryset=User.objects.all())
-    q = django_filters.CharFilter(method=_search(("user__email", "user__full_name")), label="Text in the e-mail or name.")
+    q = django_filters.CharFilter(
+        method=_search(("user__email", "user__full_name")), label="Text in the e-mail or name."
+    )
     ordering = django_filters.OrderingFilter(fields=(("user__email", "email"), "role", "created"))
 
     class Meta:
@@ -55,7 +57,9 @@ class TeamFilterSet(CompanyFilterSet):
 
 class APIKeyFilterSet(CompanyFilterSet):
     scope = django_filters.ChoiceFilter(choices=APIKeyScope.choices)
-    active = django_filters.BooleanFilter(method="filter_active", label="Only usable (true) or only unusable (false) keys.")
+    active = django_filters.BooleanFilter(
+        method="filter_active", label="Only usable (true) or only unusable (false) keys."
+    )
     q = django_filters.CharFilter(method=_search(("name", "key_id")), label="Text in the name or prefix.")
     ordering = django_filters.OrderingFilter(fields=("created", "name", "expires_at", "last_used_at"))
 

@@ -37,7 +37,9 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-def error_body(*, status_code: int, code: str, detail: str, fields: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+def error_body(
+    *, status_code: int, code: str, detail: str, fields: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"status": status_code, "code": code, "detail": detail}
     if fields:
         body["fields"] = dict(fields)

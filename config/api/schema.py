@@ -69,7 +69,10 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for code in _error_codes(path, method, operation):
-                response: dict[str, Any] = {"description": ERROR_RESPONSES[code], "content": {"application/json": {"schema": ref}}}
+                response: dict[str, Any] = {
+                    "description": ERROR_RESPONSES[code],
+                    "content": {"application/json": {"schema": ref}},
+                }
                 if code == "429":
                     response["headers"] = retry_after
                 responses.setdefault(code, response)

@@ -43,7 +43,10 @@ class ApiRootView(PublicAPIView):
     @extend_schema(
         operation_id="api_root",
         description="Links to the main entry points of the API and its documentation.",
-        responses=inline_serializer("ApiRoot", {name: serializers.URLField() for name in ("companies", "me", "health", "schema", "docs", "redoc")}),
+        responses=inline_serializer(
+            "ApiRoot",
+            {name: serializers.URLField() for name in ("companies", "me", "health", "schema", "docs", "redoc")},
+        ),
     )
     def get(self, request: Request) -> Response:
         links = {name: reverse(f"v1:{name}", request=request) for name in ("companies", "me", "health")}

@@ -18,7 +18,7 @@ CREDENTIAL_PARAMS = frozenset({"api_key", "apikey", "key", "token", "access_toke
 def _refuse_credentials_in_query(request: Request) -> None:
     params = request.query_params
     if CREDENTIAL_PARAMS.intersection(name.lower() for name in params) or any(
-        keys.looks_like_key(value) for value in params.values()
+        keys.looks_like_key(value) for _, values in params.lists() for value in values
     ):
         raise AuthenticationFailed("API keys are not accepted in the query string; send 'Authorization: Bearer <key>'.")
 

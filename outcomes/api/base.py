@@ -24,11 +24,12 @@ from outcomes.selectors import CompanyAccess, company_access_for_key, company_ac
 
 SEALED_METHODS = ("get_queryset", "check_permissions", "initial")
 
+
 def resolve_company_access(request: Request, company_slug: str) -> CompanyAccess:
     if isinstance(request.auth, APIKey):
         access = company_access_for_key(api_key=request.auth, company_slug=company_slug)
     elif request.user and request.user.is_authenticated:
-        access = company_access_for_user(user=request.user, company_slug=company_slug)  # type: ignore[arg-type]
+        access = company_access_for_user(user=request.user, company_slug=company_slug)
     else:
         raise NotAuthenticated()
     if access is None:
@@ -43,12 +44,12 @@ class CompanyScopedRelatedField(serializers.PrimaryKeyRelatedField):
     """
 
     def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
+        queryset: Any = super().get_queryset()
         company = self.context.get("company")
         return queryset.none() if company is None else queryset.for_company(company)
 
 
-class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
     access: CompanyAccess
     openapi_tag: ClassVar[str]
     pagination_params: ClassVar[frozenset[str]] = frozenset({"page", "page_size"})
@@ -72,10 +73,12 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):  # 
         return queryset
 
     def get_queryset(self) -> QuerySet[Any]:
-        assert self.queryset is not None, f"{type(self).__name__} needs a queryset"
+        model_queryset: Any = self.queryset
+        assert model_queryset is not None, f"{type(self).__name__} needs a queryset"
         if getattr(self, "swagger_fake_view", False):
-            return self.queryset.none()
-        return self.refine_queryset(self.queryset.all()).for_company(self.access.company)  # type: ignore[attr-defined]
+            return model_queryset.none()
+        scoped: Any = self.refine_queryset(model_queryset.all())
+        return scoped.for_company(self.access.company)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()

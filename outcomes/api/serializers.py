@@ -49,20 +49,22 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
         fields = ["id", "user", "role", "created"]
 
 
-class KnownPeopleField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+class KnownPeopleField(serializers.PrimaryKeyRelatedField):
     """People who share a company with the caller: ids of strangers look like ids that do not exist."""
 
     def get_queryset(self) -> QuerySet[User]:
         request = self.context.get("request")
         user = getattr(request, "user", None)
-        people = super().get_queryset()
+        people: Any = super().get_queryset()
         if user is None or not user.is_authenticated:
             return people.none()
         return people.filter(is_active=True, memberships__company__memberships__user=user).distinct()
 
 
 class MembershipInviteSerializer(serializers.Serializer[Any]):
-    user = KnownPeopleField(queryset=User.objects.all(), required=False, help_text="Id of a person who already shares a company with you.")
+    user = KnownPeopleField(
+        queryset=User.objects.all(), required=False, help_text="Id of a person who already shares a company with you."
+    )
     email = serializers.EmailField(required=False, help_text="E-mail address of an existing account.")
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
@@ -95,8 +97,12 @@ class TeamWriteSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
     topology = serializers.ChoiceField(choices=TeamTopology.choices, default=TeamTopology.STREAM_ALIGNED)
     lead = CompanyScopedRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
-    monthly_cost = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, allow_null=True, required=False)  # type: ignore[arg-type]
-    cost_currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, allow_blank=True, required=False, help_text="ISO 4217 code.")
+    monthly_cost = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, allow_null=True, required=False
+    )
+    cost_currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES, allow_blank=True, required=False, help_text="ISO 4217 code."
+    )
 
 
 class TeamCreateSerializer(TeamWriteSerializer):
@@ -114,14 +120,27 @@ class APIKeySerializer(serializers.ModelSerializer[APIKey]):
 
     class Meta:
         model = APIKey
-        fields = ["id", "name", "prefix", "scope", "expires_at", "revoked_at", "last_used_at", "created", "created_by", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "created",
+            "created_by",
+            "is_active",
+        ]
 
     def get_is_active(self, api_key: APIKey) -> bool:
         return api_key.is_usable()
 
 
 class APIKeyCreatedSerializer(APIKeySerializer):
-    key = serializers.SerializerMethodField(help_text="The key itself. It is shown only in this response: store it now.")
+    key = serializers.SerializerMethodField(
+        help_text="The key itself. It is shown only in this response: store it now."
+    )
 
     class Meta(APIKeySerializer.Meta):
         fields = [*APIKeySerializer.Meta.fields, "key"]

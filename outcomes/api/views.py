@@ -27,7 +27,7 @@ from outcomes.services.teams import team_create, team_delete, team_member_add, t
 
 
 def _person(request: Request) -> User | None:
-    return request.user if request.user.is_authenticated else None  # type: ignore[return-value]
+    return request.user if isinstance(request.user, User) else None
 
 
 # --- companies ----------------------------------------------------------------------
@@ -43,7 +43,7 @@ def _person(request: Request) -> User | None:
         responses={201: s.CompanySerializer},
     ),
 )
-class CompanyListViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class CompanyListViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     openapi_tag = "companies"
     queryset = Company.objects.all()
     serializer_class = s.CompanySerializer
@@ -66,7 +66,9 @@ class CompanyListViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, viewsets
 
 
 @extend_schema_view(
-    retrieve=extend_schema(summary="Get a company", description="The company's name, slug, time zone and creation time."),
+    retrieve=extend_schema(
+        summary="Get a company", description="The company's name, slug, time zone and creation time."
+    ),
     partial_update=extend_schema(
         summary="Update a company",
         description="Change the name or time zone. Owners and admins only. The slug never changes.",
@@ -231,9 +233,14 @@ class TeamViewSet(CompanyScopedViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List API keys",
-        description="Keys of the company with their prefix, scope, expiry and last use. The keys themselves are never shown again.",
+        description=(
+            "Keys of the company with their prefix, scope, expiry and last use. "
+            "The keys themselves are never shown again."
+        ),
     ),
-    retrieve=extend_schema(summary="Get an API key", description="One key's prefix, scope, expiry, revocation and last use."),
+    retrieve=extend_schema(
+        summary="Get an API key", description="One key's prefix, scope, expiry, revocation and last use."
+    ),
     create=extend_schema(
         summary="Create an API key",
         description="Issue a key for an integration. The response is the only time the key is shown.",
@@ -288,4 +295,3 @@ class MeView(StrictQueryParamsMixin, viewsets.ViewSet):
         user = _person(request)
         body = {"user": user, "api_key": api_key, "memberships": my_memberships(user=user, api_key=api_key)}
         return Response(s.MeSerializer(body).data)
-

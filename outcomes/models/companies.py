@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,10 +10,17 @@ from django.db import models
 from outcomes.choices import Role
 from outcomes.models.base import CompanyOwnedQuerySet, audit_history
 
+if TYPE_CHECKING:
+    from outcomes.models.users import User
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError("%(value)s is not an IANA time zone, such as Europe/Berlin.", code="invalid_timezone", params={"value": value})
+        raise ValidationError(
+            "%(value)s is not an IANA time zone, such as Europe/Berlin.",
+            code="invalid_timezone",
+            params={"value": value},
+        )
 
 
 class CompanyQuerySet(CompanyOwnedQuerySet["Company"]):
@@ -21,7 +29,7 @@ class CompanyQuerySet(CompanyOwnedQuerySet["Company"]):
     def for_company(self, company: Company) -> CompanyQuerySet:
         return self.filter(pk=company.pk)
 
-    def for_user(self, user: models.Model) -> CompanyQuerySet:
+    def for_user(self, user: User) -> CompanyQuerySet:
         return self.filter(memberships__user=user)
 
 

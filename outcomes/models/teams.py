@@ -10,6 +10,7 @@ from outcomes.choices import TeamTopology
 from outcomes.currencies import validate_currency
 from outcomes.models.base import CompanyOwnedQuerySet, audit_history
 from outcomes.models.companies import Company
+from outcomes.models.users import User
 
 
 class Team(models.Model):
@@ -21,7 +22,9 @@ class Team(models.Model):
     lead = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="led_teams"
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams")
+    members: models.ManyToManyField[User, TeamMembership] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
+    )
     monthly_cost = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
     )
@@ -36,10 +39,13 @@ class Team(models.Model):
         constraints = [
             models.UniqueConstraint("company", Lower("name"), name="team_unique_name_per_company_ci"),
             models.CheckConstraint(
-                condition=Q(monthly_cost__isnull=True, cost_currency="") | Q(monthly_cost__isnull=False) & ~Q(cost_currency=""),
+                condition=Q(monthly_cost__isnull=True, cost_currency="")
+                | Q(monthly_cost__isnull=False) & ~Q(cost_currency=""),
                 name="team_cost_has_currency",
             ),
-            models.CheckConstraint(condition=Q(monthly_cost__isnull=True) | Q(monthly_cost__gte=0), name="team_cost_not_negative"),
+            models.CheckConstraint(
+                condition=Q(monthly_cost__isnull=True) | Q(monthly_cost__gte=0), name="team_cost_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:

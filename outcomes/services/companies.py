@@ -32,7 +32,7 @@ def company_create(*, name: str, owner: User, slug: str = "", timezone: str = "U
 def company_update(*, company: Company, **changes: str) -> Company:
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     for name, value in changes.items():
         setattr(company, name, value)
     company.full_clean()

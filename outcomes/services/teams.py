@@ -60,7 +60,7 @@ def team_create(
 def team_update(*, team: Team, **changes: Any) -> Team:
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     if "lead" in changes:
         _check_people(team.company, "lead", [changes["lead"]])
     for name, value in changes.items():

@@ -1,0 +1,144 @@
+"""The test cast and the rules for tests that need real services.
+
+The cast: company A with an owner, a member and a viewer (plus an admin and an
+executive for role tests), company B with its owner, and some data in both.
+Tests marked ``postgres`` or ``redis`` skip with a reason when the service is
+not configured; with ``CI=true`` every skip is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from outcomes.choices import APIKeyScope, Role
+from outcomes.models import Company, Team, User
+from outcomes.services.api_keys import api_key_create
+from outcomes.services.teams import team_create
+from tests.factories import CompanyFactory, MembershipFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def service_missing(name: str) -> str | None:
+    """Why a service-backed test cannot run here, or None if it can."""
+    if name == "postgres" and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if name == "redis" and not os.environ.get("REDIS_URL"):
+        return "needs Redis: set REDIS_URL=redis://..."
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name in ("postgres", "redis"):
+        if item.get_closest_marker(name) and (reason := service_missing(name)):
+            pytest.skip(reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which needs every service: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class Cast:
+    company_a: Company
+    company_b: Company
+    owner_a: User
+    admin_a: User
+    executive_a: User
+    member_a: User
+    viewer_a: User
+    owner_b: User
+    member_b: User
+    team_a: Team
+    team_b: Team
+    raw_key_a: str
+    raw_key_b: str
+    by_role_a: dict[str, User] = field(default_factory=dict)
+
+    def markers_of_a(self) -> list[str]:
+        """Strings that only company A's data contains: none may appear in B's responses."""
+        people = [self.owner_a, self.admin_a, self.executive_a, self.member_a, self.viewer_a]
+        return [self.company_a.name, self.company_a.slug, self.team_a.name, *(p.email for p in people)]
+
+
+def _member(company: Company, role: str, email: str, name: str) -> User:
+    user = UserFactory(email=email, full_name=name)
+    MembershipFactory(user=user, company=company, role=role)
+    return user
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    a = CompanyFactory(name="Alpha Analytics", slug="alpha")
+    b = CompanyFactory(name="Bravo Biotech", slug="bravo")
+    people_a = {
+        role: _member(a, role, f"{role}.alpha@example.test", f"Alpha {role.title()}")
+        for role in (Role.OWNER, Role.ADMIN, Role.EXECUTIVE, Role.MEMBER, Role.VIEWER)
+    }
+    owner_b = _member(b, Role.OWNER, "owner.bravo@example.test", "Bravo Owner")
+    member_b = _member(b, Role.MEMBER, "member.bravo@example.test", "Bravo Member")
+    team_a = team_create(company=a, name="Alpha Checkout", lead=people_a[Role.MEMBER], members=[people_a[Role.MEMBER]])
+    team_b = team_create(company=b, name="Bravo Lab", lead=member_b, members=[member_b])
+    key_a = api_key_create(company=a, name="Alpha CI", scope=APIKeyScope.WRITE, created_by=people_a[Role.OWNER])
+    key_b = api_key_create(company=b, name="Bravo CI", scope=APIKeyScope.WRITE, created_by=owner_b)
+    return Cast(
+        company_a=a,
+        company_b=b,
+        owner_a=people_a[Role.OWNER],
+        admin_a=people_a[Role.ADMIN],
+        executive_a=people_a[Role.EXECUTIVE],
+        member_a=people_a[Role.MEMBER],
+        viewer_a=people_a[Role.VIEWER],
+        owner_b=owner_b,
+        member_b=member_b,
+        team_a=team_a,
+        team_b=team_b,
+        raw_key_a=key_a.raw,
+        raw_key_b=key_b.raw,
+        by_role_a=dict(people_a),
+    )
+
+
+@pytest.fixture
+def client_for() -> Callable[[User | None], APIClient]:
+    """An API client signed in as a person through a real session (or anonymous)."""
+
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def key_client() -> Callable[[str], APIClient]:
+    """An API client that sends ``Authorization: Bearer <key>``."""
+
+    def make(raw_key: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+
+    return make

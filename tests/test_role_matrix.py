@@ -1,0 +1,90 @@
+"""Function-level authorisation: every /api/ route is in the role table, and the table holds.
+
+For every route and every kind of caller, an allowed call succeeds (2xx) and a
+denied one is a 403 (401 for the anonymous). Callers of another company are
+covered by the cross-company matrix.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from config.api.roles import PEOPLE, PUBLIC, SIGNED_IN
+from outcomes.api.permissions import role_table
+from outcomes.choices import APIKeyScope, Role
+from outcomes.services.api_keys import api_key_create
+from tests.api_routes import VALID_BODIES, Route, api_routes, request_serializer_fields, url_for
+from tests.conftest import Cast
+from tests.factories import UserFactory
+
+ROUTES = api_routes()
+CALLERS = ["anonymous", *Role.values, "key_read", "key_write"]
+
+
+def test_every_api_route_is_in_the_role_table():
+    missing = [str(route) for route in ROUTES if route.key not in role_table()]
+    assert missing == [], f"Declare these routes in an app's api/roles.py: {missing}"
+
+
+def test_the_role_table_names_only_existing_routes():
+    existing = {route.key for route in ROUTES}
+    stale = sorted(key for key in role_table() if key not in existing)
+    assert stale == []
+
+
+def test_every_write_route_with_a_body_has_a_valid_example():
+    needs_body = [r for r in ROUTES if r.method in {"POST", "PUT", "PATCH"} and request_serializer_fields(r)]
+    missing = [str(r) for r in needs_body if r.key not in VALID_BODIES]
+    assert missing == [], f"Add a valid body to tests/api_routes.py VALID_BODIES for: {missing}"
+
+
+def _client(caller: str, cast: Cast) -> APIClient:
+    client = APIClient()
+    if caller in Role.values:
+        client.force_login(cast.by_role_a[caller])
+    elif caller.startswith("key_"):
+        scope = APIKeyScope.READ if caller == "key_read" else APIKeyScope.WRITE
+        issued = api_key_create(company=cast.company_a, name=caller, scope=scope, created_by=cast.owner_a)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
+    return client
+
+
+def _expected_allowed(route: Route, caller: str) -> bool:
+    allowed = role_table()[route.key]
+    if allowed == PUBLIC:
+        return True
+    if caller == "anonymous":
+        return False
+    if allowed == SIGNED_IN:
+        return True
+    if allowed == PEOPLE:
+        return not caller.startswith("key_")
+    role = {"key_read": Role.VIEWER, "key_write": Role.MEMBER}.get(caller, caller)
+    return role in allowed
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_role_matrix(route: Route, caller: str, cast: Cast):
+    UserFactory(email="newcomer@example.test")
+    client = _client(caller, cast)
+    body = VALID_BODIES[route.key](cast) if route.key in VALID_BODIES else None
+    data = "" if body is None else json.dumps(body)
+    response = client.generic(route.method, url_for(route, cast), data=data, content_type="application/json")
+    if _expected_allowed(route, caller):
+        assert 200 <= response.status_code < 300, (route, caller, response.status_code, response.content[:300])
+    else:
+        expected = 401 if caller == "anonymous" else 403
+        assert response.status_code == expected, (route, caller, response.status_code, response.content[:300])
+        assert response.json()["status"] == expected
+
+
+def test_an_undeclared_route_is_refused(cast: Cast, client_for, monkeypatch):
+    table = dict(role_table())
+    del table[("GET", "v1:team-list")]
+    monkeypatch.setattr("outcomes.api.permissions.role_table", lambda: table)
+    response = client_for(cast.owner_a).get("/api/v1/companies/alpha/teams/")
+    assert response.status_code == 403
