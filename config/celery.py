@@ -5,9 +5,11 @@ tables; later apps add their dispatchers here.
 """
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_ready
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -23,3 +25,9 @@ app.conf.beat_schedule = {
     },
     "clear-expired-sessions": {"task": "outcomes.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=17)},
 }
+
+
+@worker_ready.connect
+def _report_in_at_start(sender: Any = None, **kwargs: Any) -> None:
+    """Report a heartbeat as soon as a worker starts, not only at the first beat tick."""
+    app.tasks["outcomes.tasks.record_worker_heartbeat"]()

@@ -30,8 +30,6 @@ from config.logging import logging_config
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
 DEBUG = env_bool("DEBUG", False)
 
 # Development gets a fixed, obviously unsafe key; production must bring its own.
@@ -109,6 +107,7 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Web and worker write concurrently in embedded mode: take the write lock at
     # BEGIN and wait for it instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
+from outcomes.services.api_keys import api_key_revoke
 
 
 @admin.register(User)
@@ -79,13 +80,28 @@ class TeamMembershipAdmin(SimpleHistoryAdmin):
 
 @admin.register(APIKey)
 class APIKeyAdmin(SimpleHistoryAdmin):
-    """Keys are issued through the API (the only place the key is shown); here they can be reviewed and revoked."""
+    """Keys are issued through the API (the only place the key is shown); here they are reviewed and revoked.
+
+    Expiry and revocation are read-only: a revoked key stays revoked and no key outlives
+    the lifetime the API enforces. Use the "Revoke" action instead.
+    """
 
     list_display = ["name", "company", "prefix", "scope", "expires_at", "revoked_at", "last_used_at", "created"]
     list_filter = ["scope", "company", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "key_id", "company__name"]
     list_select_related = ["company"]
-    readonly_fields = ["company", "key_id", "scope", "created", "created_by", "last_used_at", "revoked_by"]
+    readonly_fields = [
+        "company",
+        "key_id",
+        "scope",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "created",
+        "created_by",
+        "last_used_at",
+    ]
+    actions = ["revoke"]
     fields = [
         "name",
         "company",
@@ -104,3 +120,10 @@ class APIKeyAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).defer("digest")
+
+    @admin.action(description="Revoke the selected API keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
+        person = request.user if isinstance(request.user, User) else None
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, revoked_by=person)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

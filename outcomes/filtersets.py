@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from config.api.filters import CompanyFilterSet
 from outcomes.choices import APIKeyScope, Role, TeamTopology
+from outcomes.keys import PREFIX
 from outcomes.models import APIKey, Company, Membership, Team, User
 
 
@@ -60,12 +61,18 @@ class APIKeyFilterSet(CompanyFilterSet):
     active = django_filters.BooleanFilter(
         method="filter_active", label="Only usable (true) or only unusable (false) keys."
     )
-    q = django_filters.CharFilter(method=_search(("name", "key_id")), label="Text in the name or prefix.")
+    q = django_filters.CharFilter(method="filter_q", label="Text in the name, or the key's prefix (okr_…).")
     ordering = django_filters.OrderingFilter(fields=("created", "name", "expires_at", "last_used_at"))
 
     class Meta:
         model = APIKey
         fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet[APIKey], name: str, value: str) -> QuerySet[APIKey]:
+        key_id = value.removeprefix(PREFIX)
+        return queryset.filter(
+            Q(name__icontains=value) | Q(key_id__startswith=key_id) if key_id else Q(name__icontains=value)
+        )
 
     def filter_active(self, queryset: QuerySet[APIKey], name: str, value: bool) -> QuerySet[APIKey]:
         usable = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))

@@ -67,4 +67,5 @@ def digest(raw: str) -> str:
 
 
 def looks_like_key(value: str) -> bool:
-    return value.startswith(PREFIX) and len(value) > len(PREFIX) + KEY_ID_LENGTH
+    """Whether ``value`` has the shape of a key (checksum or not): such values are never echoed or logged."""
+    return KEY_PATTERN.match(value.strip()) is not None

@@ -40,7 +40,7 @@ class Route:
 
 def _kwarg_names(pattern: Any) -> list[str]:
     converters = getattr(pattern, "converters", None)
-    if converters is not None and not hasattr(pattern, "regex") or hasattr(pattern, "_route"):
+    if (converters is not None and not hasattr(pattern, "regex")) or hasattr(pattern, "_route"):
         return list(getattr(pattern, "converters", {}))
     return list(pattern.regex.groupindex)
 
@@ -53,11 +53,15 @@ def _methods(callback: Any) -> list[str]:
     if view_class is None:
         return ["GET"]
     return sorted(
-        method.upper() for method in view_class.http_method_names if method not in {"options", "head"} and hasattr(view_class, method)
+        method.upper()
+        for method in view_class.http_method_names
+        if method not in {"options", "head"} and hasattr(view_class, method)
     )
 
 
-def _walk(patterns: list[Any], prefix: str, namespace: str, kwargs: list[str]) -> Iterator[tuple[str, str, list[str], Any]]:
+def _walk(
+    patterns: list[Any], prefix: str, namespace: str, kwargs: list[str]
+) -> Iterator[tuple[str, str, list[str], Any]]:
     for entry in patterns:
         here = prefix + str(entry.pattern)
         names = kwargs + _kwarg_names(entry.pattern)
@@ -93,7 +97,7 @@ def target_pk(model: type, cast: Cast, company: str = "a") -> int:
 
 
 def route_model(route: Route) -> type:
-    view_class, _ = _view_of(route)
+    view_class: Any = _view_of(route)[0]
     return view_class.queryset.model
 
 
@@ -156,9 +160,10 @@ def request_serializer_fields(route: Route) -> dict[str, Any]:
     generator = SchemaGenerator()
     generator._initialise_endpoints()
     view_class, action = _view_of(route)
-    for _path, _regex, method, view in generator._get_paths_and_endpoints():
+    endpoints: list[Any] = generator._get_paths_and_endpoints()
+    for _path, _regex, method, view in endpoints:
         if method == route.method and type(view) is view_class and getattr(view, "action", None) == action:
-            serializer = view.schema.get_request_serializer()
+            serializer = view.schema.get_request_serializer()  # type: ignore[attr-defined]
             if serializer is None:
                 return {}
             instance = serializer() if isinstance(serializer, type) else serializer

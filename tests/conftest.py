@@ -43,8 +43,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
-    outcome = yield
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[Any]:
+    outcome: Any = yield
     report = outcome.get_result()
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
@@ -115,7 +115,7 @@ def cast(db: None) -> Cast:
         team_b=team_b,
         raw_key_a=key_a.raw,
         raw_key_b=key_b.raw,
-        by_role_a=dict(people_a),
+        by_role_a={str(role): user for role, user in people_a.items()},
     )
 
 

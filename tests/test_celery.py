@@ -22,8 +22,8 @@ from django.conf import settings
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 
-from config.celery import app
 from config.api.views import WORKER_HEARTBEAT_CACHE_KEY
+from config.celery import app
 
 app.loader.import_default_modules()  # what a worker does at start: import every app's tasks
 OUR_APPS = ("outcomes.", "okrs.", "epics.", "integrations.", "insights.")
@@ -65,7 +65,11 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", *args]
         process = subprocess.Popen(
-            command, env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            command,
+            env=env,
+            cwd=settings.BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         started.append(process)
@@ -96,11 +100,12 @@ def _wait_for(read: Callable[[], Any], process: subprocess.Popen[bytes], timeout
 
 def test_embedded_worker_with_beat_runs_the_schedule_without_redis(tmp_path, start_worker):
     """`make run` without services: beat fires the heartbeat on its own and the worker runs it."""
-    env = _worker_env(tmp_path, WORKER_HEARTBEAT_SECONDS="1")
+    env = _worker_env(tmp_path, WORKER_HEARTBEAT_SECONDS="2")
     worker = start_worker(env, "--beat", "--schedule", str(tmp_path / "beat-schedule"))
     cache = FileBasedCache(str(tmp_path / "cache"), {})
-    heartbeat = _wait_for(lambda: cache.get(WORKER_HEARTBEAT_CACHE_KEY), worker)
-    assert heartbeat.startswith(str(time.gmtime().tm_year))
+    at_start = _wait_for(lambda: cache.get(WORKER_HEARTBEAT_CACHE_KEY), worker)  # reported at start-up
+    from_beat = _wait_for(lambda: (value := cache.get(WORKER_HEARTBEAT_CACHE_KEY)) != at_start and value, worker)
+    assert from_beat > at_start
 
 
 def test_embedded_worker_runs_a_task_sent_through_the_file_broker(tmp_path, start_worker):
@@ -113,8 +118,10 @@ def test_embedded_worker_runs_a_task_sent_through_the_file_broker(tmp_path, star
         "control_folder": str(broker_dir / "control"),
     }
     sender = Celery(broker="filesystem://", broker_transport_options=folders)
-    sender.send_task("outcomes.tasks.record_worker_heartbeat")
     cache = FileBasedCache(str(tmp_path / "cache"), {})
+    _wait_for(lambda: cache.get(WORKER_HEARTBEAT_CACHE_KEY), worker)  # the worker is up and reported in
+    cache.delete(WORKER_HEARTBEAT_CACHE_KEY)
+    sender.send_task("outcomes.tasks.record_worker_heartbeat")
     assert _wait_for(lambda: cache.get(WORKER_HEARTBEAT_CACHE_KEY), worker)
 
 
@@ -125,6 +132,7 @@ def test_redis_worker_runs_a_task(tmp_path, start_worker):
     queue = f"test-{uuid.uuid4().hex[:8]}"  # a queue of our own: other workers on this Redis won't take it
     worker = start_worker(_worker_env(tmp_path, REDIS_URL=redis_url), "--queues", queue)
     cache = RedisCache(redis_url, {})
+    _wait_for(lambda: cache.get(WORKER_HEARTBEAT_CACHE_KEY), worker)  # the worker is up and reported in
     cache.delete(WORKER_HEARTBEAT_CACHE_KEY)
     sender = Celery(broker=redis_url)
     sender.send_task("outcomes.tasks.record_worker_heartbeat", queue=queue)

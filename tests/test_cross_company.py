@@ -31,7 +31,9 @@ from tests.conftest import Cast
 ROUTES = api_routes()
 COMPANY_ROUTES = [route for route in ROUTES if route.is_company_route]
 OTHER_ROUTES = [route for route in ROUTES if not route.is_company_route]
-WRITES_WITH_IDS = [r for r in ROUTES if r.method in {"POST", "PUT", "PATCH"} and related_field_names(request_serializer_fields(r))]
+WRITES_WITH_IDS = [
+    r for r in ROUTES if r.method in {"POST", "PUT", "PATCH"} and related_field_names(request_serializer_fields(r))
+]
 LISTS_WITH_ID_FILTERS = [r for r in ROUTES if r.method == "GET" and id_filter_names(r)]
 
 
@@ -125,4 +127,3 @@ def test_routes_outside_companies_show_b_nothing_of_a(route: Route, cast: Cast, 
     assert response.status_code < 400
     _assert_no_a_data(response, cast)
     assert snapshot_of(cast.company_a) == before
-

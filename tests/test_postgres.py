@@ -61,9 +61,15 @@ def test_concurrent_demotions_keep_an_owner():
     company = CompanyFactory()
     owners = [MembershipFactory(company=company, role=Role.OWNER) for _ in range(2)]
 
-    _race(*[
-        (lambda m=m: membership_change_role(membership=Membership.objects.get(pk=m.pk), role=Role.ADMIN, actor_role=Role.OWNER))
-        for m in owners
-    ])
+    _race(
+        *[
+            (
+                lambda m=m: membership_change_role(
+                    membership=Membership.objects.get(pk=m.pk), role=Role.ADMIN, actor_role=Role.OWNER
+                )
+            )
+            for m in owners
+        ]
+    )
 
     assert Membership.objects.owners().filter(company=company).count() == 1

@@ -54,7 +54,9 @@ LISTS: dict[str, tuple[str, Callable[[Cast, int], None], int]] = {
 
 
 def test_every_list_endpoint_has_a_query_budget():
-    lists = {r.name for r in api_routes() if r.method == "GET" and (r.name.endswith("-list") or r.name == "v1:companies")}
+    lists = {
+        r.name for r in api_routes() if r.method == "GET" and (r.name.endswith("-list") or r.name == "v1:companies")
+    }
     assert lists == set(LISTS)
 
 
@@ -80,7 +82,9 @@ def test_filters_do_not_add_queries_per_row(cast: Cast, client_for):
     _teams(cast, 20)
     client = client_for(cast.owner_a)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/v1/companies/alpha/teams/", {"page_size": 50, "member_id": cast.member_a.pk, "q": "a"})
+        response = client.get(
+            "/api/v1/companies/alpha/teams/", {"page_size": 50, "member_id": cast.member_a.pk, "q": "a"}
+        )
     assert response.status_code == 200
     assert [team["name"] for team in response.json()["results"]] == ["Alpha Checkout"]
     # one extra query: the id filter looks up the person it names (and checks they are in the company)

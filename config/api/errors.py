@@ -137,9 +137,10 @@ class JsonApiErrorMiddleware:
 
     @staticmethod
     def _needs_rewrite(request: HttpRequest, response: HttpResponse) -> bool:
+        renderer = getattr(response, "accepted_renderer", None)
         return (
             request.path.startswith(API_PREFIX)
             and response.status_code >= 400
-            and not hasattr(response, "accepted_renderer")  # DRF already rendered our shape
             and not response.get("Content-Type", "").startswith("application/json")
+            and getattr(renderer, "format", None) != "api"  # the browsable API shows errors to people
         )

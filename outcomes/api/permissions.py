@@ -48,6 +48,15 @@ def allowed_for(method: str, view_name: str) -> Allowed | None:
     return frozenset().union(*entries)
 
 
+def _view_handles(view: Any, method: str) -> bool:
+    if method in {"OPTIONS", "HEAD"}:
+        return True
+    action_map = getattr(view, "action_map", None)
+    if action_map is not None:
+        return method.lower() in action_map
+    return hasattr(view, method.lower())
+
+
 def is_signed_in(request: Request) -> bool:
     return bool(request.user and request.user.is_authenticated) or isinstance(request.auth, APIKey)
 
@@ -56,6 +65,8 @@ class RoleTablePermission(BasePermission):
     message = "Your role does not allow this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if not _view_handles(view, request.method or ""):
+            return True  # let the view answer 405 with its Allow header
         match = request.resolver_match
         view_name = match.view_name if match else ""
         allowed = allowed_for(request.method or "", view_name)

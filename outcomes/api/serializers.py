@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api.serializers import InputSerializer
 from outcomes.api.base import CompanyScopedRelatedField
 from outcomes.choices import APIKeyScope, Role, TeamTopology
 from outcomes.currencies import ISO_4217
@@ -29,13 +30,13 @@ class CompanySerializer(serializers.ModelSerializer[Company]):
         fields = ["id", "name", "slug", "timezone", "created"]
 
 
-class CompanyCreateSerializer(serializers.Serializer[Any]):
+class CompanyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=60, required=False, help_text="Derived from the name when omitted.")
     timezone = serializers.CharField(max_length=64, default="UTC", help_text="An IANA time zone, e.g. Europe/Berlin.")
 
 
-class CompanyUpdateSerializer(serializers.Serializer[Any]):
+class CompanyUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     timezone = serializers.CharField(max_length=64, required=False, help_text="An IANA time zone, e.g. Europe/Berlin.")
 
@@ -61,7 +62,7 @@ class KnownPeopleField(serializers.PrimaryKeyRelatedField):
         return people.filter(is_active=True, memberships__company__memberships__user=user).distinct()
 
 
-class MembershipInviteSerializer(serializers.Serializer[Any]):
+class MembershipInviteSerializer(InputSerializer):
     user = KnownPeopleField(
         queryset=User.objects.all(), required=False, help_text="Id of a person who already shares a company with you."
     )
@@ -74,7 +75,7 @@ class MembershipInviteSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class MembershipUpdateSerializer(serializers.Serializer[Any]):
+class MembershipUpdateSerializer(InputSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -93,7 +94,7 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
         return UserSummarySerializer([m.user for m in team.memberships.all()], many=True).data  # type: ignore[return-value]
 
 
-class TeamWriteSerializer(serializers.Serializer[Any]):
+class TeamWriteSerializer(InputSerializer):
     name = serializers.CharField(max_length=120)
     topology = serializers.ChoiceField(choices=TeamTopology.choices, default=TeamTopology.STREAM_ALIGNED)
     lead = CompanyScopedRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
@@ -104,12 +105,14 @@ class TeamWriteSerializer(serializers.Serializer[Any]):
         choices=CURRENCY_CHOICES, allow_blank=True, required=False, help_text="ISO 4217 code."
     )
 
+    EMPTY: dict[str, Any] = {"lead": None, "monthly_cost": None, "cost_currency": ""}
+
 
 class TeamCreateSerializer(TeamWriteSerializer):
     members = CompanyScopedRelatedField(queryset=User.objects.all(), many=True, required=False)
 
 
-class TeamMemberSerializer(serializers.Serializer[Any]):
+class TeamMemberSerializer(InputSerializer):
     user = CompanyScopedRelatedField(queryset=User.objects.all())
 
 
@@ -149,7 +152,7 @@ class APIKeyCreatedSerializer(APIKeySerializer):
         return str(self.context["raw_key"])
 
 
-class APIKeyCreateSerializer(serializers.Serializer[Any]):
+class APIKeyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     scope = serializers.ChoiceField(choices=APIKeyScope.choices, default=APIKeyScope.READ)
     expires_at = serializers.DateTimeField(required=False, help_text="At most a year ahead; 90 days when omitted.")

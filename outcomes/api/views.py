@@ -209,7 +209,10 @@ class TeamViewSet(CompanyScopedViewSet):
         return self._update(partial=True)
 
     def _update(self, *, partial: bool) -> Response:
-        team = team_update(team=self.get_object(), **self.validated(s.TeamWriteSerializer, partial=partial))
+        changes = self.validated(s.TeamWriteSerializer, partial=partial)
+        if not partial:  # PUT replaces the team: what the body leaves out goes back to empty
+            changes = {**s.TeamWriteSerializer.EMPTY, **changes}
+        team = team_update(team=self.get_object(), **changes)
         return self.render(team, s.TeamSerializer)
 
     def destroy(self, request: Request, company_slug: str, pk: str) -> Response:

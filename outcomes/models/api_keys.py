@@ -32,7 +32,7 @@ class APIKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CompanyOwnedQuerySet["APIKey"].as_manager()
-    history = audit_history(excluded_fields=["last_used_at"])
+    history = audit_history(excluded_fields=["last_used_at", "digest"])
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,18 @@ if TYPE_CHECKING:
     from outcomes.models.users import User
 
 
+def validate_lowercase(value: str) -> None:
+    if value != value.lower():
+        raise ValidationError("Use lower-case letters only.", code="lowercase")
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in _time_zones():
         raise ValidationError(
             "%(value)s is not an IANA time zone, such as Europe/Berlin.",
             code="invalid_timezone",
@@ -37,7 +48,12 @@ class Company(models.Model):
     """The tenant: every piece of company data belongs to exactly one company."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=60, unique=True, help_text="Used in URLs: /api/v1/companies/{slug}/.")
+    slug = models.SlugField(
+        max_length=60,
+        unique=True,
+        validators=[validate_lowercase],
+        help_text="Used in URLs: /api/v1/companies/{slug}/.",
+    )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     created = models.DateTimeField(auto_now_add=True)
 

@@ -21,7 +21,7 @@ def _free_slug(name: str) -> str:
 @transaction.atomic
 def company_create(*, name: str, owner: User, slug: str = "", timezone: str = "UTC") -> Company:
     """Create a company with ``owner`` as its first owner."""
-    company = Company(name=name, slug=slug or _free_slug(name), timezone=timezone)
+    company = Company(name=name, slug=slug.lower() or _free_slug(name), timezone=timezone)
     company.full_clean()
     company.save()
     Membership.objects.create(user=owner, company=company, role=Role.OWNER)

@@ -17,7 +17,7 @@ from outcomes.choices import APIKeyScope, Role, TeamTopology
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
 from outcomes.services.api_keys import api_key_create, api_key_revoke
 from outcomes.services.companies import company_create
-from outcomes.services.teams import team_create
+from outcomes.services.teams import team_create, team_member_add, team_update
 
 DEMO_SLUG = "acme"
 DEMO_PASSWORD = "outcomes-demo-2026"  # noqa: S105 - demo data, refused outside DEBUG
@@ -44,8 +44,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off (never in production).")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the service answers, for the hint."
+        )
 
-    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
+    def handle(self, *args: Any, force: bool = False, base_url: str = "http://127.0.0.1:8000", **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo creates a known password; it runs only with DEBUG on (or --force).")
         with transaction.atomic():
@@ -60,16 +63,15 @@ class Command(BaseCommand):
             f"Demo company '{company.name}' ready.\n"
             f"  Sign in (admin, browsable API): demo@example.com / {DEMO_PASSWORD}\n"
             f"  API key (write scope):          {raw_key}\n"
-            f"  Try: curl -H 'Authorization: Bearer {raw_key}' http://127.0.0.1:8000/api/v1/companies/{DEMO_SLUG}/teams/"
+            f"  Try: curl -H 'Authorization: Bearer {raw_key}' {base_url}/api/v1/companies/{DEMO_SLUG}/teams/"
         )
 
     def _person(self, email: str, name: str) -> User:
-        user = User.objects.filter(email__iexact=email).first()
-        if user is None:
-            user = User.objects.create_user(email, DEMO_PASSWORD, full_name=name)
-        if email == "demo@example.com" and not user.is_superuser:
-            user.is_staff = user.is_superuser = True
-            user.save(update_fields=["is_staff", "is_superuser"])
+        user = User.objects.filter(email__iexact=email).first() or User(email=email)
+        user.full_name, user.is_active = name, True
+        user.is_staff = user.is_superuser = email == "demo@example.com"  # the demo sign-in may use the admin
+        user.set_password(DEMO_PASSWORD)  # the password printed below always works
+        user.save()
         return user
 
     def _company(self, owner: User) -> Company:
@@ -79,20 +81,15 @@ class Command(BaseCommand):
         return company_create(name="Acme Analytics", slug=DEMO_SLUG, timezone="Europe/Berlin", owner=owner)
 
     def _team(self, company: Company, name: str, topology: str, lead: User, members: list[User], cost: Decimal) -> None:
-        team = Team.objects.for_company(company).filter(name=name).first()
+        fields: dict[str, Any] = {"topology": topology, "lead": lead, "monthly_cost": cost, "cost_currency": "EUR"}
+        team = Team.objects.for_company(company).filter(name__iexact=name).first()
         if team is None:
-            team_create(
-                company=company,
-                name=name,
-                topology=topology,
-                lead=lead,
-                members=members,
-                monthly_cost=cost,
-                cost_currency="EUR",
-            )
+            team_create(company=company, name=name, members=members, **fields)
             return
+        team_update(team=team, name=name, **fields)
         for member in members:
-            TeamMembership.objects.get_or_create(team=team, user=member)
+            if not TeamMembership.objects.filter(team=team, user=member).exists():
+                team_member_add(team=team, user=member)
 
     def _fresh_key(self, company: Company, owner: User) -> str:
         for old in APIKey.objects.for_company(company).filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
