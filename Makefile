@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 LINT_SETTINGS := DJANGO_SETTINGS_MODULE=config.test_settings
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)

@@ -90,18 +90,6 @@ class APIKeyAdmin(SimpleHistoryAdmin):
     list_filter = ["scope", "company", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "key_id", "company__name"]
     list_select_related = ["company"]
-    readonly_fields = [
-        "company",
-        "key_id",
-        "scope",
-        "expires_at",
-        "revoked_at",
-        "revoked_by",
-        "created",
-        "created_by",
-        "last_used_at",
-    ]
-    actions = ["revoke"]
     fields = [
         "name",
         "company",
@@ -114,6 +102,8 @@ class APIKeyAdmin(SimpleHistoryAdmin):
         "created_by",
         "last_used_at",
     ]
+    readonly_fields = [field for field in fields if field != "name"]  # only the label can change
+    actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

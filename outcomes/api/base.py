@@ -108,3 +108,13 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         data = serializer_class(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
+
+
+class ListRetrieveMixin:
+    """``list`` and ``retrieve`` rendered with the view's ``serializer_class``."""
+
+    def list(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.list_response(self.get_serializer_class())
+
+    def retrieve(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)

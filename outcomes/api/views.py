@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from config.api.views import StrictQueryParamsMixin
 from outcomes.api import serializers as s
-from outcomes.api.base import CompanyScopedViewSet
+from outcomes.api.base import CompanyScopedViewSet, ListRetrieveMixin
 from outcomes.filtersets import APIKeyFilterSet, CompanyListFilterSet, MembershipFilterSet, TeamFilterSet
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
 from outcomes.selectors import companies_visible_to, memberships_with_people, my_memberships, teams_with_people
@@ -113,7 +113,7 @@ class CompanyDetailViewSet(CompanyScopedViewSet):
         description="Remove the person from the company and its teams. The last owner cannot be removed.",
     ),
 )
-class MembershipViewSet(CompanyScopedViewSet):
+class MembershipViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     openapi_tag = "members"
     queryset = Membership.objects.all()
     serializer_class = s.MembershipSerializer
@@ -121,12 +121,6 @@ class MembershipViewSet(CompanyScopedViewSet):
 
     def refine_queryset(self, queryset: Any) -> Any:
         return memberships_with_people(queryset)
-
-    def list(self, request: Request, company_slug: str) -> Response:
-        return self.list_response(s.MembershipSerializer)
-
-    def retrieve(self, request: Request, company_slug: str, pk: str) -> Response:
-        return Response(s.MembershipSerializer(self.get_object()).data)
 
     def create(self, request: Request, company_slug: str) -> Response:
         data = self.validated(s.MembershipInviteSerializer)
@@ -183,7 +177,7 @@ USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, desc
         responses={204: None},
     ),
 )
-class TeamViewSet(CompanyScopedViewSet):
+class TeamViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     openapi_tag = "teams"
     queryset = Team.objects.all()
     serializer_class = s.TeamSerializer
@@ -191,12 +185,6 @@ class TeamViewSet(CompanyScopedViewSet):
 
     def refine_queryset(self, queryset: Any) -> Any:
         return teams_with_people(queryset)
-
-    def list(self, request: Request, company_slug: str) -> Response:
-        return self.list_response(s.TeamSerializer)
-
-    def retrieve(self, request: Request, company_slug: str, pk: str) -> Response:
-        return Response(s.TeamSerializer(self.get_object()).data)
 
     def create(self, request: Request, company_slug: str) -> Response:
         team = team_create(company=self.company, **self.validated(s.TeamCreateSerializer))
@@ -257,7 +245,7 @@ class TeamViewSet(CompanyScopedViewSet):
         responses=s.APIKeySerializer,
     ),
 )
-class APIKeyViewSet(CompanyScopedViewSet):
+class APIKeyViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     openapi_tag = "api-keys"
     queryset = APIKey.objects.all()
     serializer_class = s.APIKeySerializer
@@ -265,12 +253,6 @@ class APIKeyViewSet(CompanyScopedViewSet):
 
     def refine_queryset(self, queryset: Any) -> Any:
         return queryset.select_related("created_by")
-
-    def list(self, request: Request, company_slug: str) -> Response:
-        return self.list_response(s.APIKeySerializer)
-
-    def retrieve(self, request: Request, company_slug: str, pk: str) -> Response:
-        return Response(s.APIKeySerializer(self.get_object()).data)
 
     def create(self, request: Request, company_slug: str) -> Response:
         data = self.validated(s.APIKeyCreateSerializer)
