@@ -271,7 +271,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"CurrencyEnum": "outcomes.currencies.CURRENCY_CHOICES"},
 }
 
 # --- Logging ------------------------------------------------------------------

@@ -174,6 +174,9 @@ ISO_4217 = frozenset(
 )
 
 
+CURRENCY_CHOICES = [(code, code) for code in sorted(ISO_4217)]
+
+
 def validate_currency(value: str) -> None:
     if value not in ISO_4217:
         raise ValidationError(

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery, Sum
 
-from outcomes.choices import APIKeyScope, Role
-from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
+from outcomes.choices import APIKeyScope, Role, StrategyStatus, SwotKind
+from outcomes.models import (
+    APIKey,
+    BusinessOutcome,
+    Company,
+    Investment,
+    Measurement,
+    Membership,
+    Strategy,
+    SwotItem,
+    Team,
+    TeamMembership,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -64,3 +76,54 @@ def my_memberships(*, user: User | None, api_key: APIKey | None) -> list[dict[st
         return []
     memberships = Membership.objects.select_related("company").filter(user=user).order_by("company__name", "id")
     return [{"company": m.company, "role": m.role} for m in memberships]
+
+
+# --- strategy and outcomes -----------------------------------------------------------
+def swot_items_with_links(queryset: QuerySet[SwotItem]) -> QuerySet[SwotItem]:
+    return queryset.select_related("owner").prefetch_related(
+        Prefetch("strategies", queryset=Strategy.objects.only("id"))
+    )
+
+
+def swot_items_unaddressed(queryset: QuerySet[SwotItem]) -> QuerySet[SwotItem]:
+    """Threats and weaknesses that no active strategy addresses."""
+    addressed = Strategy.objects.filter(swot_items=OuterRef("pk"), status=StrategyStatus.ACTIVE)
+    return queryset.filter(kind__in=[SwotKind.THREAT, SwotKind.WEAKNESS]).exclude(Exists(addressed))
+
+
+def strategies_with_links(queryset: QuerySet[Strategy]) -> QuerySet[Strategy]:
+    return (
+        queryset.select_related("owner")
+        .prefetch_related(Prefetch("swot_items", queryset=SwotItem.objects.only("id")))
+        .prefetch_related(Prefetch("business_outcomes", queryset=BusinessOutcome.objects.only("id")))
+    )
+
+
+def investments_with_names(queryset: QuerySet[Investment]) -> QuerySet[Investment]:
+    return queryset.select_related("strategy", "team")
+
+
+INVESTMENT_GROUPS = {
+    "strategy": ("strategy_id", "strategy__title"),
+    "team": ("team_id", "team__name"),
+    "period": ("period_start", "period_end"),
+}
+
+
+def investment_totals(queryset: QuerySet[Investment], *, group_by: str) -> list[dict[str, object]]:
+    """Sums of the allocated amounts per group and currency (amounts in different currencies never add up)."""
+    keys = INVESTMENT_GROUPS[group_by]
+    rows = queryset.order_by().values(*keys, "currency").annotate(total=Sum("amount"), allocations=Count("id"))
+    return list(rows.order_by(*keys, "currency"))
+
+
+def business_outcomes_with_current(queryset: QuerySet[BusinessOutcome]) -> QuerySet[BusinessOutcome]:
+    """Annotate each outcome with its latest measurement (by as-of time, then by id)."""
+    latest = Measurement.objects.filter(business_outcome=OuterRef("pk")).order_by("-as_of", "-id")
+    return (
+        queryset.select_related("owner")
+        .prefetch_related(Prefetch("strategies", queryset=Strategy.objects.only("id")))
+        .annotate(
+            current_value=Subquery(latest.values("value")[:1]), current_as_of=Subquery(latest.values("as_of")[:1])
+        )
+    )

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
-from outcomes.models import APIKey, Membership, Team
+from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -84,8 +85,18 @@ def api_routes() -> list[Route]:
 
 
 # --- what each route acts on ---------------------------------------------------------
-# model behind a detail route's ``pk`` -> the object of company A (or B) to use.
-def target_pk(model: type, cast: Cast, company: str = "a") -> int:
+STRATEGIC_MODELS: dict[type, str] = {
+    SwotItem: "swot",
+    Strategy: "strategy",
+    Investment: "investment",
+    BusinessOutcome: "outcome",
+}
+
+
+def target_pk(model: type, cast: Cast, company: str = "a", *, deleting: bool = False) -> int:
+    """The id of company ``company``'s row of ``model`` that the route acts on."""
+    if deleting and model in DELETABLE:
+        return DELETABLE[model](cast, company)
     if model is Membership:
         user = cast.member_a if company == "a" else cast.member_b
         return Membership.objects.get(user=user).pk
@@ -93,11 +104,54 @@ def target_pk(model: type, cast: Cast, company: str = "a") -> int:
         return (cast.team_a if company == "a" else cast.team_b).pk
     if model is APIKey:
         return APIKey.objects.filter(company=cast.company_a if company == "a" else cast.company_b).earliest("id").pk
+    if model in STRATEGIC_MODELS:
+        return cast.of(company)[STRATEGIC_MODELS[model]].pk
     raise KeyError(f"No test target for {model.__name__}: add it to tests/api_routes.py")
 
 
+def _company(cast: Cast, company: str) -> Company:
+    return cast.company_a if company == "a" else cast.company_b
+
+
+def _owner(cast: Cast, company: str) -> User:
+    return cast.owner_a if company == "a" else cast.owner_b
+
+
+# Rows that a DELETE may remove (the cast's own rows are linked, so their deletion is refused by rule).
+DELETABLE: dict[type, Callable[[Cast, str], int]] = {
+    Team: lambda c, co: Team.objects.create(company=_company(c, co), name="Spare team").pk,
+    SwotItem: lambda c, co: (
+        SwotItem.objects.create(
+            company=_company(c, co), kind="strength", title="Spare", impact=1, owner=_owner(c, co)
+        ).pk
+    ),
+    Strategy: lambda c, co: (
+        Strategy.objects.create(
+            company=_company(c, co),
+            title="Spare",
+            horizon_start=date(2026, 1, 1),
+            horizon_end=date(2026, 6, 30),
+            owner=_owner(c, co),
+        ).pk
+    ),
+    BusinessOutcome: lambda c, co: (
+        BusinessOutcome.objects.create(
+            company=_company(c, co),
+            title="Spare",
+            category="other",
+            metric_name="m",
+            direction="increase",
+            baseline=0,
+            target=1,
+            target_date=date(2026, 12, 31),
+            owner=_owner(c, co),
+        ).pk
+    ),
+}
+
+
 def route_model(route: Route) -> type:
-    view_class: Any = _view_of(route)[0]
+    view_class: Any = view_of(route)[0]
     return view_class.queryset.model
 
 
@@ -107,11 +161,14 @@ def url_for(route: Route, cast: Cast, company: str = "a", ids_of: str | None = N
     values: dict[str, Any] = {}
     for name in route.kwargs:
         if name == "company_slug":
-            values[name] = (cast.company_a if company == "a" else cast.company_b).slug
+            values[name] = _company(cast, company).slug
         elif name == "pk":
-            values[name] = target_pk(route_model(route), cast, ids_of)
+            deleting = route.method == "DELETE" and route.name.endswith("-detail")
+            values[name] = target_pk(route_model(route), cast, ids_of, deleting=deleting)
         elif name == "user_id":
             values[name] = (cast.member_a if ids_of == "a" else cast.member_b).pk
+        elif name == "number":
+            values[name] = cast.of(ids_of)["identity"].number
         else:
             raise KeyError(f"No test value for URL argument {name!r} of {route}")
     return reverse(route.name, kwargs=values)
@@ -130,7 +187,55 @@ VALID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("PATCH", "v1:team-detail"): lambda c: {"name": "Renamed Team"},
     ("POST", "v1:team-members"): lambda c: {"user": c.viewer_a.pk},
     ("POST", "v1:api-key-list"): lambda c: {"name": "Reporting", "scope": "read"},
+    ("PUT", "v1:identity"): lambda c: {"mission": "New mission", "vision": "New vision", "values": []},
+    ("PATCH", "v1:identity"): lambda c: {"vision": "A sharper vision"},
+    ("POST", "v1:swot-item-list"): lambda c: _swot(c),
+    ("PUT", "v1:swot-item-detail"): lambda c: _swot(c),
+    ("PATCH", "v1:swot-item-detail"): lambda c: {"impact": 5},
+    ("POST", "v1:strategy-list"): lambda c: _strategy(c),
+    ("PUT", "v1:strategy-detail"): lambda c: _strategy(c),
+    ("PATCH", "v1:strategy-detail"): lambda c: {"status": "retired"},
+    ("POST", "v1:investment-list"): lambda c: _investment(c),
+    ("PUT", "v1:investment-detail"): lambda c: _investment(c),
+    ("PATCH", "v1:investment-detail"): lambda c: {"amount": "5.00"},
+    ("POST", "v1:business-outcome-list"): lambda c: _outcome(c),
+    ("PUT", "v1:business-outcome-detail"): lambda c: _outcome(c),
+    ("PATCH", "v1:business-outcome-detail"): lambda c: {"target": "90"},
+    ("POST", "v1:business-outcome-measurements"): lambda c: {"value": "63.5", "comment": "weekly"},
 }
+
+
+def _swot(c: Cast) -> dict[str, Any]:
+    return {"kind": "opportunity", "title": "New market", "impact": 3, "owner": c.owner_a.pk}
+
+
+def _strategy(c: Cast) -> dict[str, Any]:
+    return {"title": "Expand", "horizon_start": "2026-01-01", "horizon_end": "2026-12-31", "owner": c.owner_a.pk}
+
+
+def _investment(c: Cast) -> dict[str, Any]:
+    strategy = c.strategic_a["strategy"].pk
+    return {
+        "strategy": strategy,
+        "amount": "1000.00",
+        "currency": "EUR",
+        "period_start": "2026-04-01",
+        "period_end": "2026-06-30",
+    }
+
+
+def _outcome(c: Cast) -> dict[str, Any]:
+    return {
+        "title": "Faster support",
+        "category": "customer_satisfaction",
+        "metric_name": "First reply (hours)",
+        "direction": "decrease",
+        "baseline": "10",
+        "target": "2",
+        "target_date": "2026-12-31",
+        "owner": c.owner_a.pk,
+    }
+
 
 # Bodies that point at company A's rows, sent by company B to its own routes: each must be a 400.
 FOREIGN_ID_BODIES: dict[tuple[str, str], BodyMaker] = {
@@ -139,16 +244,43 @@ FOREIGN_ID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("PATCH", "v1:team-detail"): lambda c: {"lead": c.member_a.pk},
     ("POST", "v1:team-members"): lambda c: {"user": c.member_a.pk},
     ("POST", "v1:member-list"): lambda c: {"user": c.member_a.pk, "role": "member"},
+    ("POST", "v1:swot-item-list"): lambda c: {**_swot(c), "owner": c.owner_a.pk},
+    ("PUT", "v1:swot-item-detail"): lambda c: {**_swot(c), "owner": c.owner_a.pk},
+    ("PATCH", "v1:swot-item-detail"): lambda c: {"owner": c.owner_a.pk},
+    ("POST", "v1:strategy-list"): lambda c: {**_strategy(c), "owner": c.owner_b.pk, **_a_links(c)},
+    ("PUT", "v1:strategy-detail"): lambda c: {**_strategy(c), "owner": c.owner_b.pk, **_a_links(c)},
+    ("PATCH", "v1:strategy-detail"): lambda c: {"owner": c.owner_a.pk, **_a_links(c)},
+    ("POST", "v1:investment-list"): lambda c: {**_investment(c), "team": c.team_a.pk},
+    ("PUT", "v1:investment-detail"): lambda c: {**_investment(c), "team": c.team_a.pk},
+    ("PATCH", "v1:investment-detail"): lambda c: {"strategy": c.strategic_a["strategy"].pk, "team": c.team_a.pk},
+    ("POST", "v1:business-outcome-list"): lambda c: _outcome(c),
+    ("PUT", "v1:business-outcome-detail"): lambda c: _outcome(c),
+    ("PATCH", "v1:business-outcome-detail"): lambda c: {"owner": c.owner_a.pk},
 }
+
+
+def _a_links(c: Cast) -> dict[str, Any]:
+    return {"swot_items": [c.strategic_a["swot"].pk], "business_outcomes": [c.strategic_a["outcome"].pk]}
+
 
 # Filters that take ids: company A's ids sent by company B must be a 400.
 FOREIGN_ID_FILTERS: dict[str, Callable[[Cast], dict[str, Any]]] = {
     "v1:member-list": lambda c: {"user_id": c.owner_a.pk},
     "v1:team-list": lambda c: {"lead_id": c.member_a.pk, "member_id": c.member_a.pk},
+    "v1:swot-item-list": lambda c: {"owner_id": c.owner_a.pk, "strategy_id": c.strategic_a["strategy"].pk},
+    "v1:swot-item-unaddressed": lambda c: {"owner_id": c.owner_a.pk, "strategy_id": c.strategic_a["strategy"].pk},
+    "v1:strategy-list": lambda c: {
+        "owner_id": c.owner_a.pk,
+        "swot_item_id": c.strategic_a["swot"].pk,
+        "business_outcome_id": c.strategic_a["outcome"].pk,
+    },
+    "v1:investment-list": lambda c: {"strategy_id": c.strategic_a["strategy"].pk, "team_id": c.team_a.pk},
+    "v1:investment-totals": lambda c: {"strategy_id": c.strategic_a["strategy"].pk, "team_id": c.team_a.pk},
+    "v1:business-outcome-list": lambda c: {"owner_id": c.owner_a.pk, "strategy_id": c.strategic_a["strategy"].pk},
 }
 
 
-def _view_of(route: Route) -> tuple[type, str | None]:
+def view_of(route: Route) -> tuple[type, str | None]:
     url = reverse(route.name, kwargs={k: ("x" if k == "company_slug" else 1) for k in route.kwargs})
     func = resolve(url).func
     actions = getattr(func, "actions", None) or {}
@@ -159,10 +291,11 @@ def request_serializer_fields(route: Route) -> dict[str, Any]:
     """Fields of the request body the schema documents for ``route``."""
     generator = SchemaGenerator()
     generator._initialise_endpoints()
-    view_class, action = _view_of(route)
+    view_class, action = view_of(route)
     endpoints: list[Any] = generator._get_paths_and_endpoints()
     for _path, _regex, method, view in endpoints:
         if method == route.method and type(view) is view_class and getattr(view, "action", None) == action:
+            view.schema.method, view.schema.path = method, _path  # type: ignore[attr-defined]
             serializer = view.schema.get_request_serializer()  # type: ignore[attr-defined]
             if serializer is None:
                 return {}
@@ -179,8 +312,8 @@ def id_filter_names(route: Route) -> list[str]:
     """Query filters of a list route that take ids of rows."""
     import django_filters
 
-    view_class, action = _view_of(route)
-    if action != "list":
+    view_class, action = view_of(route)
+    if action not in getattr(view_class, "filtered_actions", {"list"}):
         return []
     filterset_class = getattr(view_class, "filterset_class", None)
     if filterset_class is None:

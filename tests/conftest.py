@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,9 +20,12 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from outcomes.choices import APIKeyScope, Role
+from outcomes.choices import APIKeyScope, Direction, OutcomeCategory, Role, StrategyStatus, SwotKind
 from outcomes.models import Company, Team, User
 from outcomes.services.api_keys import api_key_create
+from outcomes.services.business_outcomes import business_outcome_create, measurement_record
+from outcomes.services.identity import identity_update
+from outcomes.services.strategy import investment_create, strategy_create, swot_item_create
 from outcomes.services.teams import team_create
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
@@ -74,11 +79,19 @@ class Cast:
     raw_key_a: str
     raw_key_b: str
     by_role_a: dict[str, User] = field(default_factory=dict)
+    strategic_a: dict[str, Any] = field(default_factory=dict)  # identity, swot, outcome, strategy, investment
+    strategic_b: dict[str, Any] = field(default_factory=dict)
+
+    def of(self, company: str) -> dict[str, Any]:
+        """Company A's or B's strategic rows by name."""
+        return self.strategic_a if company == "a" else self.strategic_b
 
     def markers_of_a(self) -> list[str]:
         """Strings that only company A's data contains: none may appear in B's responses."""
         people = [self.owner_a, self.admin_a, self.executive_a, self.member_a, self.viewer_a]
-        return [self.company_a.name, self.company_a.slug, self.team_a.name, *(p.email for p in people)]
+        rows = self.strategic_a
+        texts = [rows[name].title for name in ("swot", "gap", "strategy", "outcome")] + [rows["identity"].mission]
+        return [self.company_a.name, self.company_a.slug, self.team_a.name, *(p.email for p in people), *texts]
 
 
 def _member(company: Company, role: str, email: str, name: str) -> User:
@@ -101,6 +114,8 @@ def cast(db: None) -> Cast:
     team_b = team_create(company=b, name="Bravo Lab", lead=member_b, members=[member_b])
     key_a = api_key_create(company=a, name="Alpha CI", scope=APIKeyScope.WRITE, created_by=people_a[Role.OWNER])
     key_b = api_key_create(company=b, name="Bravo CI", scope=APIKeyScope.WRITE, created_by=owner_b)
+    strategic_a = _strategic_rows(a, "Alpha", people_a[Role.OWNER], team_a)
+    strategic_b = _strategic_rows(b, "Bravo", owner_b, team_b)
     return Cast(
         company_a=a,
         company_b=b,
@@ -116,7 +131,64 @@ def cast(db: None) -> Cast:
         raw_key_a=key_a.raw,
         raw_key_b=key_b.raw,
         by_role_a={str(role): user for role, user in people_a.items()},
+        strategic_a=strategic_a,
+        strategic_b=strategic_b,
     )
+
+
+def _strategic_rows(company: Company, name: str, owner: User, team: Team) -> dict[str, Any]:
+    """Identity, a SWOT threat, a business outcome with a measurement, an active strategy and an investment."""
+    identity = identity_update(
+        company=company,
+        mission=f"{name} mission: shops sell more",
+        vision=f"{name} vision",
+        values=[{"name": "Candour", "description": "Say it."}],
+        author=owner,
+    )
+    swot = swot_item_create(company=company, kind=SwotKind.THREAT, title=f"{name} rival", impact=4, owner=owner)
+    gap = swot_item_create(
+        company=company, kind=SwotKind.WEAKNESS, title=f"{name} slow onboarding", impact=3, owner=owner
+    )
+    outcome = business_outcome_create(
+        company=company,
+        title=f"{name} conversion",
+        category=OutcomeCategory.REVENUE,
+        metric_name="Checkout conversion",
+        unit="%",
+        direction=Direction.INCREASE,
+        baseline=Decimal(60),
+        target=Decimal(70),
+        target_date=date(2026, 12, 31),
+        owner=owner,
+    )
+    measurement_record(outcome=outcome, value=Decimal(62), author=owner)
+    strategy = strategy_create(
+        company=company,
+        title=f"{name} one-click checkout",
+        horizon_start=date(2026, 1, 1),
+        horizon_end=date(2027, 12, 31),
+        status=StrategyStatus.ACTIVE,
+        owner=owner,
+        swot_items=[swot],
+        business_outcomes=[outcome],
+    )
+    investment = investment_create(
+        company=company,
+        strategy=strategy,
+        team=team,
+        amount=Decimal("1000.00"),
+        currency="EUR",
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 3, 31),
+    )
+    return {
+        "identity": identity,
+        "swot": swot,
+        "gap": gap,  # a weakness no strategy addresses
+        "outcome": outcome,
+        "strategy": strategy,
+        "investment": investment,
+    }
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 import pytest
+from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
+from outcomes.models import Company
 from tests.api_routes import (
     FOREIGN_ID_BODIES,
     FOREIGN_ID_FILTERS,
@@ -37,18 +38,26 @@ WRITES_WITH_IDS = [
 LISTS_WITH_ID_FILTERS = [r for r in ROUTES if r.method == "GET" and id_filter_names(r)]
 
 
+def company_models() -> list[Any]:
+    """Every model with company-scoped rows (those whose querysets have ``for_company``)."""
+    return [m for m in apps.get_models() if hasattr(m._default_manager.get_queryset(), "for_company")]
+
+
 def snapshot_of(company: Company) -> str:
-    """Every row that belongs to ``company``, in a stable order."""
-    tables: list[Any] = [
-        Company.objects.filter(pk=company.pk),
-        Membership.objects.filter(company=company),
-        Team.objects.filter(company=company),
-        TeamMembership.objects.filter(team__company=company),
-        APIKey.objects.filter(company=company),
-        User.objects.filter(memberships__company=company).defer("last_login"),
-    ]
-    rows = [list(queryset.order_by("pk").values()) for queryset in tables]
+    """Every row that belongs to ``company``, and every link between them, in a stable order."""
+    rows: list[Any] = []
+    for model in company_models():
+        owned = model._default_manager.get_queryset().for_company(company)
+        rows.append(list(owned.order_by("pk").values()))
+        for m2m in model._meta.many_to_many:
+            links = m2m.remote_field.through.objects.filter(**{f"{m2m.m2m_field_name()}__in": owned})
+            rows.append(list(links.order_by("pk").values()))
     return json.dumps(rows, default=str, sort_keys=True)
+
+
+def test_the_snapshot_covers_every_company_model():
+    names = {model.__name__ for model in company_models()}
+    assert {"Company", "Membership", "Team", "APIKey", "IdentityVersion", "Strategy", "Measurement"} <= names
 
 
 def _call(client: APIClient, route: Route, url: str, body: dict[str, Any] | None) -> Any:
@@ -73,9 +82,10 @@ def test_every_schema_operation_is_covered():
 @pytest.mark.parametrize("route", COMPANY_ROUTES, ids=str)
 def test_b_gets_404_on_every_route_of_a(route: Route, as_key: bool, cast: Cast, client_for, key_client):
     client = key_client(cast.raw_key_b) if as_key else client_for(cast.owner_b)
+    url = url_for(route, cast, company="a")
     before = snapshot_of(cast.company_a)
     body = VALID_BODIES[route.key](cast) if route.key in VALID_BODIES else None
-    response = _call(client, route, url_for(route, cast, company="a"), body)
+    response = _call(client, route, url, body)
     assert response.status_code == 404, (route, response.status_code, response.content[:200])
     _assert_no_a_data(response, cast)
     assert snapshot_of(cast.company_a) == before
@@ -83,9 +93,10 @@ def test_b_gets_404_on_every_route_of_a(route: Route, as_key: bool, cast: Cast, 
 
 @pytest.mark.parametrize("route", [r for r in COMPANY_ROUTES if "pk" in r.kwargs], ids=str)
 def test_b_gets_404_for_ids_of_a_under_its_own_slug(route: Route, cast: Cast, client_for):
+    url = url_for(route, cast, company="b", ids_of="a")
     before = snapshot_of(cast.company_a)
     body = VALID_BODIES[route.key](cast) if route.key in VALID_BODIES else None
-    response = _call(client_for(cast.owner_b), route, url_for(route, cast, company="b", ids_of="a"), body)
+    response = _call(client_for(cast.owner_b), route, url, body)
     assert response.status_code == 404, (route, response.status_code, response.content[:200])
     _assert_no_a_data(response, cast)
     assert snapshot_of(cast.company_a) == before

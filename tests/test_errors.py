@@ -153,7 +153,7 @@ def test_crash_inside_a_view_is_a_json_500(cast, settings, monkeypatch, debug):
     def explode(**kwargs):
         raise RuntimeError("secret-internal-detail")
 
-    monkeypatch.setattr("outcomes.api.views.companies_visible_to", explode)
+    monkeypatch.setattr("outcomes.api.views.tenancy.companies_visible_to", explode)
     client = APIClient(raise_request_exception=False)
     client.force_login(cast.owner_a)
 
@@ -313,7 +313,7 @@ def test_service_errors_reach_the_client_through_a_view(cast, client_for, monkey
     def refuse(**kwargs):
         raise DjangoValidationError({"lead": "Only members of the company can be on or lead its teams."})
 
-    monkeypatch.setattr("outcomes.api.views.team_create", refuse)
+    monkeypatch.setattr("outcomes.api.views.tenancy.team_create", refuse)
 
     response = client_for(cast.owner_a).post("/api/v1/companies/alpha/teams/", {"name": "Gamma"}, format="json")
 
@@ -325,7 +325,7 @@ def test_integrity_error_reaches_the_client_as_409_through_a_view(cast, client_f
     def race(**kwargs):
         raise IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr("outcomes.api.views.team_create", race)
+    monkeypatch.setattr("outcomes.api.views.tenancy.team_create", race)
 
     response = client_for(cast.owner_a).post("/api/v1/companies/alpha/teams/", {"name": "Gamma"}, format="json")
 

@@ -7,6 +7,8 @@ adds a query per row, or a new fixed query, fails here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -14,8 +16,11 @@ from django.test.utils import CaptureQueriesContext
 
 from outcomes.choices import APIKeyScope, Role
 from outcomes.services.api_keys import api_key_create
+from outcomes.services.business_outcomes import business_outcome_create, measurement_record
+from outcomes.services.identity import identity_update
+from outcomes.services.strategy import investment_create, strategy_create, swot_item_create
 from outcomes.services.teams import team_create
-from tests.api_routes import api_routes
+from tests.api_routes import api_routes, view_of
 from tests.conftest import Cast
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
@@ -43,20 +48,103 @@ def _companies(cast: Cast, n: int) -> None:
         MembershipFactory(company=CompanyFactory(), user=cast.owner_a, role=Role.VIEWER)
 
 
+def _versions(cast: Cast, n: int) -> None:
+    for i in range(n):
+        identity_update(company=cast.company_a, mission=f"Mission {i}", vision="v", values=[], author=cast.owner_a)
+
+
+def _swot(cast: Cast, n: int) -> None:
+    strategy = cast.strategic_a["strategy"]
+    for i in range(n):
+        item = swot_item_create(company=cast.company_a, kind="threat", title=f"T{i}", impact=2, owner=cast.owner_a)
+        if i % 2:
+            strategy.swot_items.add(item)
+
+
+def _threats(cast: Cast, n: int) -> None:
+    for i in range(n):
+        swot_item_create(company=cast.company_a, kind="weakness", title=f"W{i}", impact=3, owner=cast.owner_a)
+
+
+def _strategies(cast: Cast, n: int) -> None:
+    rows = cast.strategic_a
+    for i in range(n):
+        strategy_create(
+            company=cast.company_a,
+            title=f"S{i}",
+            horizon_start=date(2026, 1, 1),
+            horizon_end=date(2026, 12, 31),
+            owner=cast.owner_a,
+            swot_items=[rows["swot"]],
+            business_outcomes=[rows["outcome"]],
+        )
+
+
+def _investments(cast: Cast, n: int) -> None:
+    for i in range(n):
+        investment_create(
+            company=cast.company_a,
+            strategy=cast.strategic_a["strategy"],
+            team=cast.team_a if i % 2 else None,
+            amount=Decimal(i),
+            currency="EUR",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 3, 31),
+        )
+
+
+def _outcomes(cast: Cast, n: int) -> None:
+    for i in range(n):
+        outcome = business_outcome_create(
+            company=cast.company_a,
+            title=f"O{i}",
+            category="revenue",
+            metric_name="m",
+            direction="increase",
+            baseline=Decimal(0),
+            target=Decimal(10),
+            target_date=date(2026, 12, 31),
+            owner=cast.owner_a,
+        )
+        measurement_record(outcome=outcome, value=Decimal(i % 10))
+        cast.strategic_a["strategy"].business_outcomes.add(outcome)
+
+
+def _measurements(cast: Cast, n: int) -> None:
+    for i in range(n):
+        measurement_record(outcome=cast.strategic_a["outcome"], value=Decimal(i), author=cast.member_a)
+
+
+def _outcome_path(cast: Cast) -> str:
+    return f"/api/v1/companies/alpha/business-outcomes/{cast.strategic_a['outcome'].pk}/measurements/"
+
+
+A = "/api/v1/companies/alpha"
+
 # list route -> (path, how to add n rows, queries with a signed-in person)
-# session + user (2), membership (1), count (1), page (1), prefetches.
-LISTS: dict[str, tuple[str, Callable[[Cast, int], None], int]] = {
+# session + user (2), membership (1), count (1), page (1), then joins and prefetches.
+LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None], int]] = {
     "v1:companies": ("/api/v1/companies/", _companies, 4),
-    "v1:member-list": ("/api/v1/companies/alpha/members/", _members, 5),
-    "v1:team-list": ("/api/v1/companies/alpha/teams/", _teams, 6),
-    "v1:api-key-list": ("/api/v1/companies/alpha/api-keys/", _keys, 5),
+    "v1:member-list": (f"{A}/members/", _members, 5),
+    "v1:team-list": (f"{A}/teams/", _teams, 6),
+    "v1:api-key-list": (f"{A}/api-keys/", _keys, 5),
+    "v1:identity-version-list": (f"{A}/identity/versions/", _versions, 5),
+    "v1:swot-item-list": (f"{A}/swot-items/", _swot, 6),  # + strategies
+    "v1:swot-item-unaddressed": (f"{A}/swot-items/unaddressed/", _threats, 6),
+    "v1:strategy-list": (f"{A}/strategies/", _strategies, 7),  # + swot items + business outcomes
+    "v1:investment-list": (f"{A}/investments/", _investments, 5),
+    "v1:business-outcome-list": (f"{A}/business-outcomes/", _outcomes, 6),  # + strategies
+    "v1:business-outcome-measurements": (_outcome_path, _measurements, 6),  # + the outcome itself
 }
 
 
+def _is_paginated_list(route) -> bool:
+    view_class, action = view_of(route)
+    return route.method == "GET" and action in getattr(view_class, "paginated_actions", set())
+
+
 def test_every_list_endpoint_has_a_query_budget():
-    lists = {
-        r.name for r in api_routes() if r.method == "GET" and (r.name.endswith("-list") or r.name == "v1:companies")
-    }
+    lists = {r.name for r in api_routes() if _is_paginated_list(r)} | {"v1:companies"}
     assert lists == set(LISTS)
 
 
@@ -69,7 +157,8 @@ def _count_queries(client, path: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("name", sorted(LISTS))
 def test_list_queries_do_not_grow_with_rows(name: str, cast: Cast, client_for):
-    path, add_rows, budget = LISTS[name]
+    path_or_maker, add_rows, budget = LISTS[name]
+    path = path_or_maker if isinstance(path_or_maker, str) else path_or_maker(cast)
     client = client_for(cast.owner_a)
     few_queries, few_rows = _count_queries(client, path)
     add_rows(cast, 50)

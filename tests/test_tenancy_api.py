@@ -829,6 +829,7 @@ def test_team_patch_keeping_its_own_name_in_other_case_is_allowed(cast, client_f
 
 
 def test_team_delete_removes_team_and_memberships(cast, client_for):
+    cast.strategic_a["investment"].delete()  # a team money flows through cannot be deleted
     team_id = cast.team_a.pk
 
     response = client_for(cast.owner_a).delete(f"{A}/teams/{team_id}/")
@@ -839,6 +840,14 @@ def test_team_delete_removes_team_and_memberships(cast, client_for):
     assert Membership.objects.filter(user=cast.member_a, company=cast.company_a).exists()
     assert Team.objects.filter(pk=cast.team_b.pk).exists()
     assert_error(client_for(cast.owner_a).get(f"{A}/teams/{team_id}/"), 404, "not_found")
+
+
+def test_team_with_investments_cannot_be_deleted(cast, client_for):
+    response = client_for(cast.owner_a).delete(f"{A}/teams/{cast.team_a.pk}/")
+
+    assert response.status_code == 400
+    assert "investments" in response.json()["fields"]["non_field_errors"][0]
+    assert Team.objects.filter(pk=cast.team_a.pk).exists()
 
 
 def test_team_delete_by_member_is_forbidden(cast, client_for):

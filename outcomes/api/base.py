@@ -53,6 +53,9 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
     access: CompanyAccess
     openapi_tag: ClassVar[str]
     pagination_params: ClassVar[frozenset[str]] = frozenset({"page", "page_size"})
+    filtered_actions: ClassVar[frozenset[str]] = frozenset({"list"})  # actions that take the filterset's params
+    paginated_actions: ClassVar[frozenset[str]] = frozenset({"list"})
+    extra_query_params: ClassVar[dict[str, frozenset[str]]] = {}  # action -> further params it documents
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,11 +90,13 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         return context
 
     def allowed_query_params(self) -> set[str]:
-        if self.action != "list":
-            return set()
+        names = set(self.extra_query_params.get(self.action, ()))
         filterset_class = getattr(self, "filterset_class", None)
-        names = set(filterset_class.base_filters) if filterset_class else set()
-        return names | self.pagination_params
+        if filterset_class is not None and self.action in self.filtered_actions:
+            names |= set(filterset_class.base_filters)
+        if self.action in self.paginated_actions:
+            names |= self.pagination_params
+        return names
 
     # --- small helpers that keep the views short -----------------------------
     def validated(self, serializer_class: type[BaseSerializer[Any]], *, partial: bool = False) -> dict[str, Any]:
@@ -118,3 +123,38 @@ class ListRetrieveMixin:
 
     def retrieve(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(self.get_serializer(self.get_object()).data)
+
+
+class CrudMixin(ListRetrieveMixin):
+    """Create, replace, update and delete through the view's services.
+
+    Set ``input_serializer_class``, the ``create_service`` (called with
+    ``company=``), the ``update_service`` and ``delete_service`` (called with
+    the object under ``service_object_name``), each wrapped in ``staticmethod``.
+    """
+
+    input_serializer_class: ClassVar[type[BaseSerializer[Any]]]
+    service_object_name: ClassVar[str]
+    create_service: Any
+    update_service: Any
+    delete_service: Any
+
+    def create(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.create_service(company=self.company, **self.validated(self.input_serializer_class))
+        return self.render(instance, self.get_serializer_class(), 201)
+
+    def update(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._update(partial=False)
+
+    def partial_update(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._update(partial=True)
+
+    def _update(self: Any, *, partial: bool) -> Response:
+        target = self.get_object()  # a 404 comes before any complaint about the body
+        changes = self.validated(self.input_serializer_class, partial=partial)
+        instance = self.update_service(**{self.service_object_name: target}, **changes)
+        return self.render(instance, self.get_serializer_class())
+
+    def destroy(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.delete_service(**{self.service_object_name: self.get_object()})
+        return Response(status=204)

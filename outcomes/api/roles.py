@@ -6,7 +6,22 @@ role) live in the member services because they depend on the target.
 """
 
 from config.api.roles import PEOPLE, SIGNED_IN
-from outcomes.choices import ALL_ROLES, MANAGERS
+from outcomes.choices import ALL_ROLES, MANAGERS, STRATEGY_EDITORS, Role
+
+# Members record measurements of the outcomes they own; so do write keys (which act as members).
+MEASURERS = STRATEGY_EDITORS | {Role.MEMBER.value}
+
+
+def _crud(basename: str, writers: frozenset[str]) -> dict[tuple[str, str], frozenset[str]]:
+    return {
+        ("GET", f"v1:{basename}-list"): ALL_ROLES,
+        ("POST", f"v1:{basename}-list"): writers,
+        ("GET", f"v1:{basename}-detail"): ALL_ROLES,
+        ("PUT", f"v1:{basename}-detail"): writers,
+        ("PATCH", f"v1:{basename}-detail"): writers,
+        ("DELETE", f"v1:{basename}-detail"): writers,
+    }
+
 
 ROUTE_ROLES = {
     ("GET", "v1:companies"): SIGNED_IN,
@@ -30,4 +45,19 @@ ROUTE_ROLES = {
     ("POST", "v1:api-key-list"): MANAGERS,
     ("GET", "v1:api-key-detail"): MANAGERS,
     ("POST", "v1:api-key-revoke"): MANAGERS,
+    # Identity: written by leadership, read by everyone.
+    ("GET", "v1:identity"): ALL_ROLES,
+    ("PUT", "v1:identity"): STRATEGY_EDITORS,
+    ("PATCH", "v1:identity"): STRATEGY_EDITORS,
+    ("GET", "v1:identity-version-list"): ALL_ROLES,
+    ("GET", "v1:identity-version-detail"): ALL_ROLES,
+    # SWOT, strategies, investments and business outcomes.
+    **_crud("swot-item", STRATEGY_EDITORS),
+    ("GET", "v1:swot-item-unaddressed"): ALL_ROLES,
+    **_crud("strategy", STRATEGY_EDITORS),
+    **_crud("investment", STRATEGY_EDITORS),
+    ("GET", "v1:investment-totals"): ALL_ROLES,
+    **_crud("business-outcome", STRATEGY_EDITORS),
+    ("GET", "v1:business-outcome-measurements"): ALL_ROLES,
+    ("POST", "v1:business-outcome-measurements"): MEASURERS,
 }

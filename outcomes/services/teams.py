@@ -7,16 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from outcomes.models import Company, Team, TeamMembership, User
+from outcomes.models import Company, Investment, Team, TeamMembership, User
+from outcomes.services.people import require_members
 
 UPDATABLE_FIELDS = ("name", "topology", "lead", "monthly_cost", "cost_currency")
-
-
-def _check_people(company: Company, field: str, people: Iterable[User | None]) -> None:
-    ids = {person.pk for person in people if person is not None}
-    members = set(User.objects.for_company(company).filter(pk__in=ids).values_list("pk", flat=True))
-    if ids - members:
-        raise ValidationError({field: "Only members of the company can be on or lead its teams."})
 
 
 def _validate(team: Team) -> None:
@@ -44,8 +38,8 @@ def team_create(
     members: Iterable[User] = (),
 ) -> Team:
     members = list(members)
-    _check_people(company, "lead", [lead])
-    _check_people(company, "members", members)
+    require_members(company, "lead", [lead])
+    require_members(company, "members", members)
     team = Team(company=company, name=name, lead=lead, monthly_cost=monthly_cost, cost_currency=cost_currency)
     if topology:
         team.topology = topology
@@ -62,7 +56,7 @@ def team_update(*, team: Team, **changes: Any) -> Team:
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     if "lead" in changes:
-        _check_people(team.company, "lead", [changes["lead"]])
+        require_members(team.company, "lead", [changes["lead"]])
     for name, value in changes.items():
         setattr(team, name, value)
     _validate(team)
@@ -72,6 +66,8 @@ def team_update(*, team: Team, **changes: Any) -> Team:
 
 @transaction.atomic
 def team_delete(*, team: Team) -> None:
+    if Investment.objects.filter(team=team).exists():
+        raise ValidationError("Money is allocated through this team: move or remove its investments first.")
     for membership in team.memberships.all():
         membership.delete()
     team.delete()
@@ -79,7 +75,7 @@ def team_delete(*, team: Team) -> None:
 
 @transaction.atomic
 def team_member_add(*, team: Team, user: User) -> TeamMembership:
-    _check_people(team.company, "user", [user])
+    require_members(team.company, "user", [user])
     if TeamMembership.objects.filter(team=team, user=user).exists():
         raise ValidationError({"user": "Already on this team."})
     return TeamMembership.objects.create(team=team, user=user)

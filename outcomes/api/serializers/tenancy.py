@@ -11,10 +11,10 @@ from rest_framework import serializers
 from config.api.serializers import InputSerializer
 from outcomes.api.base import CompanyScopedRelatedField
 from outcomes.choices import APIKeyScope, Role, TeamTopology
-from outcomes.currencies import ISO_4217
+from outcomes.currencies import CURRENCY_CHOICES as CURRENCY_CODES
 from outcomes.models import APIKey, Company, Membership, Team, User
 
-CURRENCY_CHOICES = sorted(ISO_4217)
+CURRENCY_CHOICES = CURRENCY_CODES
 
 
 class UserSummarySerializer(serializers.ModelSerializer[User]):

@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.views import StrictQueryParamsMixin
-from outcomes.api import serializers as s
 from outcomes.api.base import CompanyScopedViewSet, ListRetrieveMixin
+from outcomes.api.serializers import tenancy as s
 from outcomes.filtersets import APIKeyFilterSet, CompanyListFilterSet, MembershipFilterSet, TeamFilterSet
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
 from outcomes.selectors import companies_visible_to, memberships_with_people, my_memberships, teams_with_people
@@ -128,8 +128,9 @@ class MembershipViewSet(ListRetrieveMixin, CompanyScopedViewSet):
         return self.render(membership, s.MembershipSerializer, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, company_slug: str, pk: str) -> Response:
+        membership = self.get_object()
         data = self.validated(s.MembershipUpdateSerializer)
-        membership = membership_change_role(membership=self.get_object(), actor_role=self.access.role, **data)
+        membership = membership_change_role(membership=membership, actor_role=self.access.role, **data)
         return self.render(membership, s.MembershipSerializer)
 
     def destroy(self, request: Request, company_slug: str, pk: str) -> Response:
@@ -197,10 +198,11 @@ class TeamViewSet(ListRetrieveMixin, CompanyScopedViewSet):
         return self._update(partial=True)
 
     def _update(self, *, partial: bool) -> Response:
+        team = self.get_object()  # a 404 comes before any complaint about the body
         changes = self.validated(s.TeamWriteSerializer, partial=partial)
         if not partial:  # PUT replaces the team: what the body leaves out goes back to empty
             changes = {**s.TeamWriteSerializer.EMPTY, **changes}
-        team = team_update(team=self.get_object(), **changes)
+        team = team_update(team=team, **changes)
         return self.render(team, s.TeamSerializer)
 
     def destroy(self, request: Request, company_slug: str, pk: str) -> Response:
