@@ -8,7 +8,20 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
+from outcomes.models import (
+    APIKey,
+    BusinessOutcome,
+    Company,
+    IdentityVersion,
+    Investment,
+    Measurement,
+    Membership,
+    Strategy,
+    SwotItem,
+    Team,
+    TeamMembership,
+    User,
+)
 from outcomes.services.api_keys import api_key_revoke
 
 
@@ -117,3 +130,88 @@ class APIKeyAdmin(SimpleHistoryAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key, revoked_by=person)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(IdentityVersion)
+class IdentityVersionAdmin(admin.ModelAdmin):
+    """Identity versions are history: readable here, written only through the API (a new version per change)."""
+
+    list_display = ["company", "number", "change_note", "author", "created"]
+    list_filter = ["company"]
+    search_fields = ["mission", "vision", "change_note", "company__name"]
+    list_select_related = ["company", "author"]
+    readonly_fields = [field.name for field in IdentityVersion._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SwotItem)
+class SwotItemAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "company", "kind", "impact", "owner", "updated"]
+    list_filter = ["kind", "impact", "company"]
+    search_fields = ["title", "description", "company__name"]
+    list_select_related = ["company", "owner"]
+    autocomplete_fields = ["company", "owner"]
+
+
+class InvestmentInline(admin.TabularInline):
+    model = Investment
+    extra = 0
+    fields = ["team", "amount", "currency", "period_start", "period_end", "note"]
+    autocomplete_fields = ["team"]
+
+
+@admin.register(Strategy)
+class StrategyAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "company", "status", "owner", "horizon_start", "horizon_end"]
+    list_filter = ["status", "company", "horizon_start"]
+    search_fields = ["title", "description", "rationale", "company__name"]
+    list_select_related = ["company", "owner"]
+    autocomplete_fields = ["company", "owner", "swot_items", "business_outcomes"]
+    date_hierarchy = "horizon_start"
+    inlines = [InvestmentInline]
+
+
+@admin.register(Investment)
+class InvestmentAdmin(SimpleHistoryAdmin):
+    list_display = ["strategy", "team", "amount", "currency", "period_start", "period_end", "company"]
+    list_filter = ["currency", "company", "period_start"]
+    search_fields = ["strategy__title", "team__name", "note"]
+    list_select_related = ["strategy", "team", "company"]
+    autocomplete_fields = ["company", "strategy", "team"]
+    date_hierarchy = "period_start"
+
+
+class MeasurementInline(admin.TabularInline):
+    model = Measurement
+    extra = 0
+    fields = ["value", "as_of", "source", "comment", "author", "author_api_key_prefix"]
+    readonly_fields = ["author", "author_api_key_prefix"]
+    ordering = ["-as_of", "-id"]
+
+
+@admin.register(BusinessOutcome)
+class BusinessOutcomeAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "company", "category", "direction", "baseline", "target", "target_date", "owner"]
+    list_filter = ["category", "direction", "company"]
+    search_fields = ["title", "metric_name", "description", "company__name"]
+    list_select_related = ["company", "owner"]
+    autocomplete_fields = ["company", "owner"]
+    inlines = [MeasurementInline]
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(SimpleHistoryAdmin):
+    list_display = ["business_outcome", "value", "as_of", "source", "author"]
+    list_filter = ["source", "business_outcome__company"]
+    search_fields = ["business_outcome__title", "comment"]
+    list_select_related = ["business_outcome", "author"]
+    autocomplete_fields = ["business_outcome", "author"]
+    date_hierarchy = "as_of"

@@ -12,10 +12,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from outcomes.models import APIKey, Membership, TeamMembership, User
+from outcomes.models import APIKey, Measurement, Membership, TeamMembership, User
 from outcomes.services.api_keys import MAX_LIFETIME, api_key_revoke
 
 REGISTERED = sorted(model._meta.label for model in admin.site._registry)
+ADDED_ONLY_THROUGH_THE_API = {
+    "outcomes.APIKey",  # the API is the only place a key is shown, once
+    "outcomes.IdentityVersion",  # versions are history: each change through the API adds one
+}
 
 
 def _model(label: str) -> type[Model]:
@@ -29,6 +33,7 @@ def _url(model: type[Model], view: str, *args: object) -> str:
 @pytest.fixture
 def objects(cast) -> dict[str, tuple[Model, str]]:
     """One existing object per registered model, and a search term that finds it."""
+    rows = cast.strategic_a
     return {
         "auth.Group": (Group.objects.create(name="Auditors"), "Auditors"),
         "outcomes.User": (cast.owner_a, "owner.alpha"),
@@ -37,6 +42,12 @@ def objects(cast) -> dict[str, tuple[Model, str]]:
         "outcomes.Team": (cast.team_a, "Checkout"),
         "outcomes.TeamMembership": (TeamMembership.objects.get(team=cast.team_a, user=cast.member_a), "Checkout"),
         "outcomes.APIKey": (APIKey.objects.get(company=cast.company_a), "Alpha CI"),
+        "outcomes.IdentityVersion": (rows["identity"], "Alpha mission"),
+        "outcomes.SwotItem": (rows["swot"], "Alpha rival"),
+        "outcomes.Strategy": (rows["strategy"], "one-click"),
+        "outcomes.Investment": (rows["investment"], "Alpha one-click"),
+        "outcomes.BusinessOutcome": (rows["outcome"], "Alpha conversion"),
+        "outcomes.Measurement": (Measurement.objects.get(business_outcome=rows["outcome"]), "Alpha conversion"),
     }
 
 
@@ -105,8 +116,7 @@ def test_add_page_loads_where_adding_is_allowed(superuser_client, label):
 
     response = superuser_client.get(_url(model, "add"))
 
-    if label == "outcomes.APIKey":
-        # Keys are issued through the API, the only place the key is shown once.
+    if label in ADDED_ONLY_THROUGH_THE_API:
         assert response.status_code == 403
     else:
         assert response.status_code == 200
@@ -237,3 +247,17 @@ def test_admin_cannot_extend_a_key_past_the_maximum_lifetime(superuser_client, c
     assert api_key.expires_at is not None
     assert api_key.expires_at <= timezone.now() + MAX_LIFETIME
     assert api_key.expires_at == expires_before
+
+
+def test_identity_versions_are_read_only_in_the_admin(superuser_client, objects):
+    version, _ = objects["outcomes.IdentityVersion"]
+    page = superuser_client.get(_url(type(version), "change", version.pk))
+    posted = superuser_client.post(_url(type(version), "change", version.pk), {"mission": "Rewritten"})
+    deleted = superuser_client.post(_url(type(version), "delete", version.pk), {"post": "yes"})
+
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert posted.status_code == 403
+    assert deleted.status_code == 403
+    version.refresh_from_db()
+    assert version.mission == "Alpha mission: shops sell more"

@@ -10,7 +10,19 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from outcomes.choices import APIKeyScope, Role
-from outcomes.models import APIKey, Company, Membership, Team, User
+from outcomes.models import (
+    APIKey,
+    BusinessOutcome,
+    Company,
+    IdentityVersion,
+    Investment,
+    Measurement,
+    Membership,
+    Strategy,
+    SwotItem,
+    Team,
+    User,
+)
 
 KEY_PATTERN = re.compile(r"API key \(write scope\):\s+(okr_[0-9A-Za-z]{36})\s")
 DEMO_TEAMS = ["Checkout", "Data Enablement", "Platform"]
@@ -130,3 +142,25 @@ def test_seed_leaves_other_companies_alone(cast, settings):
     assert set(APIKey.objects.filter(company=cast.company_a).values_list("pk", "revoked_at")) == alpha_keys
     assert list(Team.objects.filter(company=cast.company_a).values_list("name", flat=True)) == ["Alpha Checkout"]
     assert Membership.objects.filter(company=cast.company_a).count() == 5
+
+
+def test_seed_demo_writes_the_strategy_once(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+
+    company = Company.objects.get(slug="acme")
+    counts = {
+        model.__name__: model.objects.for_company(company).count()
+        for model in (IdentityVersion, SwotItem, Strategy, Investment, BusinessOutcome, Measurement)
+    }
+    assert counts == {
+        "IdentityVersion": 2,
+        "SwotItem": 6,
+        "Strategy": 3,
+        "Investment": 8,
+        "BusinessOutcome": 4,
+        "Measurement": 32,
+    }
+    assert [v.number for v in IdentityVersion.objects.for_company(company)] == [2, 1]
+    assert Strategy.objects.for_company(company).filter(status="active").count() == 2

@@ -64,6 +64,13 @@ class IdentityInputSerializer(InputSerializer):
     values = ValueSerializer(many=True, help_text="How the company makes decisions, most important first.")
     change_note = serializers.CharField(max_length=500, allow_blank=True, default="", help_text="Why it changed.")
 
+    def validate_values(self, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A PATCH makes nested fields optional too; a value still needs its name.
+        missing = [{} if value.get("name") else {"name": ["This field is required."]} for value in values]
+        if any(missing):
+            raise serializers.ValidationError(missing)
+        return values
+
 
 IDENTITY_EXAMPLE = OpenApiExample(
     "A new identity version",

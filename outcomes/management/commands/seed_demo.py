@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from outcomes.choices import APIKeyScope, Role, TeamTopology
+from outcomes.demo_strategy import seed_strategy
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
 from outcomes.services.api_keys import api_key_create, api_key_revoke
 from outcomes.services.companies import company_create
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(company=company, user=people[email], defaults={"role": role})
             for name, topology, lead, members, cost in TEAMS:
                 self._team(company, name, topology, people[lead], [people[m] for m in members], cost)
+            seed_strategy(company, people)
             raw_key = self._fresh_key(company, people["demo@example.com"])
         self.stdout.write(
             f"Demo company '{company.name}' ready.\n"
