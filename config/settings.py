@@ -223,7 +223,7 @@ API_PAGE_SIZE = env_int("API_PAGE_SIZE", 25, minimum=1, maximum=100)
 API_MAX_PAGE_SIZE = 100
 API_BROWSABLE = env_bool("API_BROWSABLE", DEBUG)
 # Route -> roles tables, one per app, merged by the role permission.
-API_ROLE_TABLES = ["config.api.roles.PUBLIC_ROUTES", "outcomes.api.roles.ROUTE_ROLES"]
+API_ROLE_TABLES = ["config.api.roles.PUBLIC_ROUTES", "outcomes.api.roles.ROUTE_ROLES", "okrs.api.roles.ROUTE_ROLES"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -271,7 +271,17 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {"CurrencyEnum": "outcomes.currencies.CURRENCY_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "outcomes.currencies.CURRENCY_CHOICES",
+        "SwotKindEnum": "outcomes.choices.SwotKind",
+        "StrategyStatusEnum": "outcomes.choices.StrategyStatus",
+        "MeasurementSourceEnum": "outcomes.choices.MeasurementSource",
+        "CycleStatusEnum": "okrs.choices.CycleStatus",
+        "OpenCycleStatusEnum": "okrs.choices.OPEN_CYCLE_STATUSES",
+        "ProgressStatusEnum": "okrs.choices.Status",
+        "KeyResultKindEnum": "okrs.choices.KeyResultKind",
+        "CheckInSourceEnum": "okrs.choices.CheckInSource",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------

@@ -4,11 +4,13 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.api.views import ApiRootView, HealthView
+from okrs.api import urls as okrs_urls
 from outcomes.api import urls as outcomes_urls
 
 # Company data of every app is mounted below companies/<slug:company_slug>/.
 company_routes = [
     *outcomes_urls.company_urlpatterns,
+    *okrs_urls.company_urlpatterns,
 ]
 
 api_v1: list[URLPattern | URLResolver] = [

@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class OkrsConfig(AppConfig):
     name = "okrs"
+    verbose_name = "OKRs"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Sum
 
 from outcomes.choices import APIKeyScope, Role, StrategyStatus, SwotKind
 from outcomes.models import (
@@ -111,10 +113,27 @@ INVESTMENT_GROUPS = {
 
 
 def investment_totals(queryset: QuerySet[Investment], *, group_by: str) -> list[dict[str, object]]:
-    """Sums of the allocated amounts per group and currency (amounts in different currencies never add up)."""
+    """Sums of the allocated amounts per group and currency (amounts in different currencies never add up).
+
+    Each row carries only its group's keys: ``strategy``, ``team`` (null: money not tied to a team) or
+    ``period_start``/``period_end``. Groups are ordered by name or date, "no team" first on every database.
+    """
     keys = INVESTMENT_GROUPS[group_by]
+    order = [F(key).asc(nulls_first=True) for key in keys]
     rows = queryset.order_by().values(*keys, "currency").annotate(total=Sum("amount"), allocations=Count("id"))
-    return list(rows.order_by(*keys, "currency"))
+    return [_total_row(group_by, row) for row in rows.order_by(*order, "currency")]
+
+
+def _total_row(group_by: str, row: dict[str, Any]) -> dict[str, object]:
+    if group_by == "strategy":
+        group: dict[str, object] = {"strategy": {"id": row["strategy_id"], "title": row["strategy__title"]}}
+    elif group_by == "team":
+        team = None if row["team_id"] is None else {"id": row["team_id"], "name": row["team__name"]}
+        group = {"team": team}
+    else:
+        group = {"period_start": row["period_start"], "period_end": row["period_end"]}
+    total = Decimal(str(row["total"])).quantize(Decimal("0.01"))
+    return {**group, "currency": row["currency"], "total": str(total), "allocations": row["allocations"]}
 
 
 def business_outcomes_with_current(queryset: QuerySet[BusinessOutcome]) -> QuerySet[BusinessOutcome]:

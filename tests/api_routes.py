@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
+from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
 
@@ -85,7 +86,12 @@ def api_routes() -> list[Route]:
 
 
 # --- what each route acts on ---------------------------------------------------------
+# Routes that act on another row of the model than the usual one.
+ROUTE_TARGETS: dict[str, str] = {"v1:objective-grade": "closed_objective"}
 STRATEGIC_MODELS: dict[type, str] = {
+    Cycle: "cycle",
+    Objective: "team_objective",
+    KeyResult: "key_result",
     SwotItem: "swot",
     Strategy: "strategy",
     Investment: "investment",
@@ -93,8 +99,10 @@ STRATEGIC_MODELS: dict[type, str] = {
 }
 
 
-def target_pk(model: type, cast: Cast, company: str = "a", *, deleting: bool = False) -> int:
+def target_pk(model: type, cast: Cast, company: str = "a", *, deleting: bool = False, route: str = "") -> int:
     """The id of company ``company``'s row of ``model`` that the route acts on."""
+    if route in ROUTE_TARGETS:
+        return cast.of(company)[ROUTE_TARGETS[route]].pk
     if deleting and model in DELETABLE:
         return DELETABLE[model](cast, company)
     if model is Membership:
@@ -118,7 +126,35 @@ def _owner(cast: Cast, company: str) -> User:
 
 
 # Rows that a DELETE may remove (the cast's own rows are linked, so their deletion is refused by rule).
+def _member(cast: Cast, company: str) -> User:
+    return cast.member_a if company == "a" else cast.member_b
+
+
 DELETABLE: dict[type, Callable[[Cast, str], int]] = {
+    Cycle: lambda c, co: (
+        Cycle.objects.create(company=_company(c, co), name="Spare", start=date(2027, 1, 1), end=date(2027, 3, 31)).pk
+    ),
+    Objective: lambda c, co: (
+        Objective.objects.create(
+            company=_company(c, co),
+            cycle=c.of(co)["cycle"],
+            title="Spare",
+            level="team",
+            team=c.team_a if co == "a" else c.team_b,
+            owner=_member(c, co),
+        ).pk
+    ),
+    KeyResult: lambda c, co: (
+        KeyResult.objects.create(
+            company=_company(c, co),
+            objective=c.of(co)["team_objective"],
+            title="Spare",
+            owner=_member(c, co),
+            kind="milestone",
+            target=1,
+            next_checkin_due=c.of(co)["key_result"].next_checkin_due,
+        ).pk
+    ),
     Team: lambda c, co: Team.objects.create(company=_company(c, co), name="Spare team").pk,
     SwotItem: lambda c, co: (
         SwotItem.objects.create(
@@ -164,11 +200,13 @@ def url_for(route: Route, cast: Cast, company: str = "a", ids_of: str | None = N
             values[name] = _company(cast, company).slug
         elif name == "pk":
             deleting = route.method == "DELETE" and route.name.endswith("-detail")
-            values[name] = target_pk(route_model(route), cast, ids_of, deleting=deleting)
+            values[name] = target_pk(route_model(route), cast, ids_of, deleting=deleting, route=route.name)
         elif name == "user_id":
             values[name] = (cast.member_a if ids_of == "a" else cast.member_b).pk
         elif name == "number":
             values[name] = cast.of(ids_of)["identity"].number
+        elif name == "day":
+            values[name] = "2026-10-15"
         else:
             raise KeyError(f"No test value for URL argument {name!r} of {route}")
     return reverse(route.name, kwargs=values)
@@ -202,7 +240,36 @@ VALID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("PUT", "v1:business-outcome-detail"): lambda c: _outcome(c),
     ("PATCH", "v1:business-outcome-detail"): lambda c: {"target": "90"},
     ("POST", "v1:business-outcome-measurements"): lambda c: {"value": "63.5", "comment": "weekly"},
+    ("POST", "v1:cycle-list"): lambda c: {"name": "2027 Q1", "start": "2027-01-01", "end": "2027-03-31"},
+    ("PUT", "v1:cycle-detail"): lambda c: {"name": "Q4 renamed", "start": "2026-10-01", "end": "2026-12-31"},
+    ("PATCH", "v1:cycle-detail"): lambda c: {"name": "Q4 renamed"},
+    ("POST", "v1:objective-list"): lambda c: _objective(c),
+    ("PUT", "v1:objective-detail"): lambda c: {**_objective(c), "parent": c.strategic_a["objective"].pk},
+    ("PATCH", "v1:objective-detail"): lambda c: {"title": "Checkout, effortless"},
+    ("PUT", "v1:objective-grade"): lambda c: {"result": "partly", "learnings": "Start earlier."},
+    ("POST", "v1:key-result-list"): lambda c: _key_result(c),
+    ("PUT", "v1:key-result-detail"): lambda c: _key_result(c),
+    ("PATCH", "v1:key-result-detail"): lambda c: {"target": "75"},
+    ("POST", "v1:key-result-check-ins"): lambda c: {"value": "65", "confidence": "0.7"},
+    ("PUT", "v1:key-result-day-value"): lambda c: {"value": "65.5"},
 }
+
+
+def _objective(c: Cast) -> dict[str, Any]:
+    cycle, team, owner = c.strategic_a["cycle"].pk, c.team_a.pk, c.member_a.pk
+    return {"cycle": cycle, "title": "Faster payouts", "level": "team", "team": team, "owner": owner}
+
+
+def _key_result(c: Cast) -> dict[str, Any]:
+    objective = c.strategic_a["team_objective"].pk
+    return {
+        "objective": objective,
+        "title": "Payout in a day",
+        "owner": c.member_a.pk,
+        "kind": "decrease_to",
+        "baseline": "3",
+        "target": "1",
+    }
 
 
 def _swot(c: Cast) -> dict[str, Any]:
@@ -210,7 +277,8 @@ def _swot(c: Cast) -> dict[str, Any]:
 
 
 def _strategy(c: Cast) -> dict[str, Any]:
-    return {"title": "Expand", "horizon_start": "2026-01-01", "horizon_end": "2026-12-31", "owner": c.owner_a.pk}
+    start, end = "2026-01-01", "2026-12-31"
+    return {"title": "Expand", "horizon_start": start, "horizon_end": end, "owner": c.owner_a.pk, "status": "active"}
 
 
 def _investment(c: Cast) -> dict[str, Any]:
@@ -256,7 +324,28 @@ FOREIGN_ID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("POST", "v1:business-outcome-list"): lambda c: _outcome(c),
     ("PUT", "v1:business-outcome-detail"): lambda c: _outcome(c),
     ("PATCH", "v1:business-outcome-detail"): lambda c: {"owner": c.owner_a.pk},
+    ("POST", "v1:objective-list"): lambda c: _objective_of_a(c),
+    ("PUT", "v1:objective-detail"): lambda c: _objective_of_a(c),
+    ("PATCH", "v1:objective-detail"): lambda c: {"parent": c.strategic_a["objective"].pk, "team": c.team_a.pk},
+    ("POST", "v1:key-result-list"): lambda c: {**_key_result(c), "owner": c.owner_b.pk},
+    ("PUT", "v1:key-result-detail"): lambda c: {**_key_result(c), "owner": c.owner_b.pk},
+    ("PATCH", "v1:key-result-detail"): lambda c: {"objective": c.strategic_a["objective"].pk},
 }
+
+
+def _objective_of_a(c: Cast) -> dict[str, Any]:
+    rows = c.strategic_a
+    return {
+        "cycle": rows["cycle"].pk,
+        "title": "Spy",
+        "level": "team",
+        "team": c.team_a.pk,
+        "owner": c.owner_a.pk,
+        "parent": rows["objective"].pk,
+        "strategies": [rows["strategy"].pk],
+        "business_outcomes": [rows["outcome"].pk],
+        "anticipated_business_outcome": rows["outcome"].pk,
+    }
 
 
 def _a_links(c: Cast) -> dict[str, Any]:
@@ -277,11 +366,24 @@ FOREIGN_ID_FILTERS: dict[str, Callable[[Cast], dict[str, Any]]] = {
     "v1:investment-list": lambda c: {"strategy_id": c.strategic_a["strategy"].pk, "team_id": c.team_a.pk},
     "v1:investment-totals": lambda c: {"strategy_id": c.strategic_a["strategy"].pk, "team_id": c.team_a.pk},
     "v1:business-outcome-list": lambda c: {"owner_id": c.owner_a.pk, "strategy_id": c.strategic_a["strategy"].pk},
+    "v1:objective-list": lambda c: {
+        "cycle_id": c.strategic_a["cycle"].pk,
+        "team_id": c.team_a.pk,
+        "owner_id": c.owner_a.pk,
+        "parent_id": c.strategic_a["objective"].pk,
+        "strategy_id": c.strategic_a["strategy"].pk,
+    },
+    "v1:key-result-list": lambda c: {
+        "objective_id": c.strategic_a["team_objective"].pk,
+        "cycle_id": c.strategic_a["cycle"].pk,
+        "owner_id": c.member_a.pk,
+    },
 }
 
 
 def view_of(route: Route) -> tuple[type, str | None]:
-    url = reverse(route.name, kwargs={k: ("x" if k == "company_slug" else 1) for k in route.kwargs})
+    placeholders = {"company_slug": "x", "day": "2026-01-01"}
+    url = reverse(route.name, kwargs={k: placeholders.get(k, 1) for k in route.kwargs})
     func = resolve(url).func
     actions = getattr(func, "actions", None) or {}
     return func.cls, actions.get(route.method.lower())  # type: ignore[attr-defined]

@@ -18,8 +18,16 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Model
 from rest_framework.test import APIClient
 
+from okrs.services import (
+    check_in_record,
+    cycle_close,
+    cycle_create,
+    key_result_create,
+    objective_create,
+)
 from outcomes.choices import APIKeyScope, Direction, OutcomeCategory, Role, StrategyStatus, SwotKind
 from outcomes.models import Company, Team, User
 from outcomes.services.api_keys import api_key_create
@@ -90,7 +98,8 @@ class Cast:
         """Strings that only company A's data contains: none may appear in B's responses."""
         people = [self.owner_a, self.admin_a, self.executive_a, self.member_a, self.viewer_a]
         rows = self.strategic_a
-        texts = [rows[name].title for name in ("swot", "gap", "strategy", "outcome")] + [rows["identity"].mission]
+        texts = [rows[name].title for name in ("swot", "gap", "strategy", "outcome", "objective", "key_result")]
+        texts += [rows["identity"].mission, rows["cycle"].name]
         return [self.company_a.name, self.company_a.slug, self.team_a.name, *(p.email for p in people), *texts]
 
 
@@ -100,8 +109,50 @@ def _member(company: Company, role: str, email: str, name: str) -> User:
     return user
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Build the cast once per test database; each test's transaction rolls its own changes back."""
+    with django_db_blocker.unblock():
+        _SESSION_CAST.append(_pointers(build_cast()))
+
+
+_SESSION_CAST: list[dict[str, Any]] = []
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
+    pointers = _SESSION_CAST[0] if _SESSION_CAST else None
+    if pointers is None or not Company.objects.filter(pk=pointers["company_a"][1]).exists():
+        return build_cast()  # a transactional test flushed the database: build it inside this test
+    return _reload(pointers)
+
+
+def _pointers(cast: Cast) -> dict[str, Any]:
+    """What it takes to reload the cast: (model, pk) of every row in it, and the raw keys."""
+    pointers: dict[str, Any] = {}
+    for name, value in vars(cast).items():
+        if isinstance(value, Model):
+            pointers[name] = (type(value), value.pk)
+        elif name in {"by_role_a", "strategic_a", "strategic_b"}:
+            pointers[name] = {key: (type(row), row.pk) for key, row in value.items()}
+        else:
+            pointers[name] = value
+    return pointers
+
+
+def _reload(pointers: dict[str, Any]) -> Cast:
+    fields: dict[str, Any] = {}
+    for name, value in pointers.items():
+        if isinstance(value, tuple):
+            fields[name] = value[0].objects.get(pk=value[1])
+        elif isinstance(value, dict):
+            fields[name] = {key: model.objects.get(pk=pk) for key, (model, pk) in value.items()}
+        else:
+            fields[name] = value
+    return Cast(**fields)
+
+
+def build_cast() -> Cast:
     a = CompanyFactory(name="Alpha Analytics", slug="alpha")
     b = CompanyFactory(name="Bravo Biotech", slug="bravo")
     people_a = {
@@ -116,6 +167,8 @@ def cast(db: None) -> Cast:
     key_b = api_key_create(company=b, name="Bravo CI", scope=APIKeyScope.WRITE, created_by=owner_b)
     strategic_a = _strategic_rows(a, "Alpha", people_a[Role.OWNER], team_a)
     strategic_b = _strategic_rows(b, "Bravo", owner_b, team_b)
+    strategic_a |= _okr_rows(a, "Alpha", people_a[Role.OWNER], people_a[Role.MEMBER], team_a, strategic_a)
+    strategic_b |= _okr_rows(b, "Bravo", owner_b, member_b, team_b, strategic_b)
     return Cast(
         company_a=a,
         company_b=b,
@@ -214,3 +267,54 @@ def key_client() -> Callable[[str], APIClient]:
         return client
 
     return make
+
+
+def _okr_rows(
+    company: Company, name: str, owner: User, member: User, team: Team, strategic: dict[str, Any]
+) -> dict[str, Any]:
+    """An active quarter with a company objective, a team objective under it and a key result with a check-in,
+    and a closed quarter with one objective owned by the member."""
+    cycle = cycle_create(
+        company=company, name=f"{name} 2026 Q4", start=date(2026, 10, 1), end=date(2026, 12, 31), status="active"
+    )
+    objective = objective_create(
+        company=company,
+        cycle=cycle,
+        title=f"{name} wins mid-size shops",
+        owner=owner,
+        strategies=[strategic["strategy"]],
+        business_outcomes=[strategic["outcome"]],
+        anticipated_business_outcome=strategic["outcome"],
+    )
+    team_objective = objective_create(
+        company=company,
+        cycle=cycle,
+        title=f"{name} effortless checkout",
+        level="team",
+        team=team,
+        owner=member,
+        parent=objective,
+    )
+    key_result = key_result_create(
+        company=company,
+        objective=team_objective,
+        title=f"{name} conversion to 70",
+        owner=member,
+        kind="increase_to",
+        baseline=Decimal(60),
+        target=Decimal(70),
+    )
+    check_in_record(key_result=key_result, value=Decimal(64), confidence=Decimal("0.6"), author=member)
+    closed = cycle_create(company=company, name=f"{name} 2026 Q2", start=date(2026, 4, 1), end=date(2026, 6, 30))
+    closed_objective = objective_create(
+        company=company, cycle=closed, title=f"{name} closed quarter goal", level="team", team=team, owner=member
+    )
+    cycle_close(cycle=closed)
+    return {
+        "cycle": cycle,
+        "objective": objective,
+        "team_objective": team_objective,
+        "key_result": key_result,
+        "closed_cycle": closed,
+        "closed_objective": closed_objective,
+    }

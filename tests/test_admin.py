@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from okrs.models import CheckIn
 from outcomes.models import APIKey, Measurement, Membership, TeamMembership, User
 from outcomes.services.api_keys import MAX_LIFETIME, api_key_revoke
 
@@ -48,6 +49,10 @@ def objects(cast) -> dict[str, tuple[Model, str]]:
         "outcomes.Investment": (rows["investment"], "Alpha one-click"),
         "outcomes.BusinessOutcome": (rows["outcome"], "Alpha conversion"),
         "outcomes.Measurement": (Measurement.objects.get(business_outcome=rows["outcome"]), "Alpha conversion"),
+        "okrs.Cycle": (rows["cycle"], "Alpha 2026 Q4"),
+        "okrs.Objective": (rows["objective"], "mid-size shops"),
+        "okrs.KeyResult": (rows["key_result"], "Alpha conversion to 70"),
+        "okrs.CheckIn": (CheckIn.objects.get(key_result=rows["key_result"]), "Alpha conversion to 70"),
     }
 
 

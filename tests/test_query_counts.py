@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from outcomes.choices import APIKeyScope, Role
 from outcomes.services.api_keys import api_key_create
 from outcomes.services.business_outcomes import business_outcome_create, measurement_record
@@ -119,6 +120,44 @@ def _outcome_path(cast: Cast) -> str:
     return f"/api/v1/companies/alpha/business-outcomes/{cast.strategic_a['outcome'].pk}/measurements/"
 
 
+def _cycles(cast: Cast, n: int) -> None:
+    for i in range(n):
+        Cycle.objects.create(company=cast.company_a, name=f"C{i}", start=date(2027, 1, 1), end=date(2027, 3, 31))
+
+
+def _objectives(cast: Cast, n: int) -> None:
+    rows = cast.strategic_a
+    for i in range(n):
+        objective = Objective.objects.create(
+            company=cast.company_a, cycle=rows["cycle"], title=f"O{i}", owner=cast.owner_a, parent=rows["objective"]
+        )
+        objective.strategies.add(rows["strategy"])
+        objective.business_outcomes.add(rows["outcome"])
+
+
+def _key_results(cast: Cast, n: int) -> None:
+    due = cast.strategic_a["key_result"].next_checkin_due
+    for i in range(n):
+        KeyResult.objects.create(
+            company=cast.company_a,
+            objective=cast.strategic_a["team_objective"],
+            title=f"K{i}",
+            owner=cast.member_a,
+            kind="milestone",
+            target=1,
+            next_checkin_due=due,
+        )
+
+
+def _check_ins(cast: Cast, n: int) -> None:
+    for i in range(n):
+        CheckIn.objects.create(key_result=cast.strategic_a["key_result"], value=Decimal(i), author=cast.member_a)
+
+
+def _check_ins_path(cast: Cast) -> str:
+    return f"/api/v1/companies/alpha/key-results/{cast.strategic_a['key_result'].pk}/check-ins/"
+
+
 A = "/api/v1/companies/alpha"
 
 # list route -> (path, how to add n rows, queries with a signed-in person)
@@ -135,6 +174,10 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:investment-list": (f"{A}/investments/", _investments, 5),
     "v1:business-outcome-list": (f"{A}/business-outcomes/", _outcomes, 6),  # + strategies
     "v1:business-outcome-measurements": (_outcome_path, _measurements, 6),  # + the outcome itself
+    "v1:cycle-list": (f"{A}/cycles/", _cycles, 5),
+    "v1:objective-list": (f"{A}/objectives/", _objectives, 7),  # + strategies + business outcomes
+    "v1:key-result-list": (f"{A}/key-results/", _key_results, 5),
+    "v1:key-result-check-ins": (_check_ins_path, _check_ins, 6),  # + the key result itself
 }
 
 

@@ -139,8 +139,13 @@ class CrudMixin(ListRetrieveMixin):
     update_service: Any
     delete_service: Any
 
+    def check_write(self, instance: Any, data: dict[str, Any]) -> None:
+        """Object-level rules beyond the role table; raise PermissionDenied to refuse."""
+
     def create(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        instance = self.create_service(company=self.company, **self.validated(self.input_serializer_class))
+        data = self.validated(self.input_serializer_class)
+        self.check_write(None, data)
+        instance = self.create_service(company=self.company, **data)
         return self.render(instance, self.get_serializer_class(), 201)
 
     def update(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -152,9 +157,12 @@ class CrudMixin(ListRetrieveMixin):
     def _update(self: Any, *, partial: bool) -> Response:
         target = self.get_object()  # a 404 comes before any complaint about the body
         changes = self.validated(self.input_serializer_class, partial=partial)
+        self.check_write(target, changes)
         instance = self.update_service(**{self.service_object_name: target}, **changes)
         return self.render(instance, self.get_serializer_class())
 
     def destroy(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self.delete_service(**{self.service_object_name: self.get_object()})
+        target = self.get_object()
+        self.check_write(target, {})
+        self.delete_service(**{self.service_object_name: target})
         return Response(status=204)

@@ -8,7 +8,7 @@ role) live in the member services because they depend on the target.
 from config.api.roles import PEOPLE, SIGNED_IN
 from outcomes.choices import ALL_ROLES, MANAGERS, STRATEGY_EDITORS, Role
 
-# Members record measurements of the outcomes they own; so do write keys (which act as members).
+# Members record measurements (of the outcomes they own: checked in the view); so do write keys.
 MEASURERS = STRATEGY_EDITORS | {Role.MEMBER.value}
 
 

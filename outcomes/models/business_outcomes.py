@@ -22,8 +22,8 @@ class BusinessOutcome(models.Model):
     metric_name = models.CharField(max_length=200)
     unit = models.CharField(max_length=40, blank=True, help_text="e.g. %, EUR, days, NPS points.")
     direction = models.CharField(max_length=16, choices=Direction.choices)
-    baseline = models.DecimalField(max_digits=20, decimal_places=4)
-    target = models.DecimalField(max_digits=20, decimal_places=4)
+    baseline = models.DecimalField(max_digits=15, decimal_places=4)
+    target = models.DecimalField(max_digits=15, decimal_places=4)
     target_date = models.DateField()
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
@@ -47,7 +47,7 @@ class Measurement(models.Model):
     """A value of a business outcome's metric as of a time. A correction is a new measurement."""
 
     business_outcome = models.ForeignKey(BusinessOutcome, on_delete=models.CASCADE, related_name="measurements")
-    value = models.DecimalField(max_digits=20, decimal_places=4)
+    value = models.DecimalField(max_digits=15, decimal_places=4)
     as_of = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=10, choices=MeasurementSource.choices, default=MeasurementSource.MANUAL)
     comment = models.CharField(max_length=1000, blank=True)

@@ -75,7 +75,7 @@ class Investment(models.Model):
     team = models.ForeignKey(
         "outcomes.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="investments"
     )
-    amount = models.DecimalField(max_digits=16, decimal_places=2, validators=[MinValueValidator(0)])
+    amount = models.DecimalField(max_digits=15, decimal_places=2, validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, validators=[validate_currency])
     period_start = models.DateField()
     period_end = models.DateField()

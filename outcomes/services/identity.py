@@ -38,7 +38,7 @@ def identity_update(
     """Write the company's identity as a new version; an unchanged identity adds none."""
     Company.objects.select_for_update().filter(pk=company.pk).first()  # one version number at a time
     latest = current_identity(company)
-    cleaned = _clean_values(values)
+    mission, vision, cleaned = mission.strip(), vision.strip(), _clean_values(values)
     if latest is not None and (latest.mission, latest.vision, latest.values) == (mission, vision, cleaned):
         return latest
     version = IdentityVersion(

@@ -83,7 +83,10 @@ def strategy_update(
     **changes: Any,
 ) -> Strategy:
     """Change a strategy; ``swot_items`` and ``business_outcomes``, when given, replace its links."""
+    was = Strategy.objects.filter(pk=strategy.pk).values_list("status", flat=True).first() if strategy.pk else None
     _apply(strategy, STRATEGY_FIELDS, changes)
+    if was not in (None, StrategyStatus.DRAFT) and strategy.status == StrategyStatus.DRAFT:
+        raise ValidationError({"status": "A strategy that was active stays out of draft: retire it instead."})
     require_members(strategy.company, "owner", [strategy.owner] if strategy.owner_id else [])
     _check_horizon(strategy.horizon_start, strategy.horizon_end)
     links = {"swot_items": swot_items, "business_outcomes": business_outcomes}

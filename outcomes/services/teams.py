@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 
-from outcomes.models import Company, Investment, Team, TeamMembership, User
+from outcomes.models import Company, Team, TeamMembership, User
 from outcomes.services.people import require_members
 
 UPDATABLE_FIELDS = ("name", "topology", "lead", "monthly_cost", "cost_currency")
@@ -66,11 +67,14 @@ def team_update(*, team: Team, **changes: Any) -> Team:
 
 @transaction.atomic
 def team_delete(*, team: Team) -> None:
-    if Investment.objects.filter(team=team).exists():
-        raise ValidationError("Money is allocated through this team: move or remove its investments first.")
+    """Delete a team and its memberships; refused while investments or objectives still name it."""
     for membership in team.memberships.all():
         membership.delete()
-    team.delete()
+    try:
+        team.delete()
+    except ProtectedError as error:
+        kinds = sorted({str(row._meta.verbose_name_plural) for row in error.protected_objects})
+        raise ValidationError(f"The team still has {' and '.join(kinds)}: move or remove them first.") from error
 
 
 @transaction.atomic

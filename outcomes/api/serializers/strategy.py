@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_field
@@ -30,13 +31,15 @@ from outcomes.models import (
 from outcomes.progress import progress
 
 
+# 15 significant digits: what every supported database (SQLite included) stores exactly.
 def metric_field(**options: Any) -> serializers.DecimalField:
-    """A metric value: up to 16 digits before the point and 4 after (as stored)."""
-    return serializers.DecimalField(max_digits=20, decimal_places=4, **options)
+    """A metric value: up to 11 digits before the point and 4 after."""
+    return serializers.DecimalField(max_digits=15, decimal_places=4, **options)
 
 
 def money_field(**options: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=16, decimal_places=2, **options)
+    """An amount of money: up to 13 digits before the point and 2 after."""
+    return serializers.DecimalField(max_digits=15, decimal_places=2, **options)
 
 
 def _ids(related: Any) -> list[int]:
@@ -44,7 +47,7 @@ def _ids(related: Any) -> list[int]:
 
 
 # --- identity ------------------------------------------------------------------------
-class ValueSerializer(serializers.Serializer[Any]):
+class ValueSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=2000, allow_blank=True, default="")
 
@@ -232,12 +235,12 @@ INVESTMENT_EXAMPLE = OpenApiExample(
 
 
 class InvestmentTotalSerializer(serializers.Serializer[Any]):
-    strategy_id = serializers.IntegerField(required=False, help_text="With group_by=strategy.")
-    strategy_title = serializers.CharField(required=False, source="strategy__title")
-    team_id = serializers.IntegerField(required=False, allow_null=True, help_text="With group_by=team; null: no team.")
-    team_name = serializers.CharField(required=False, allow_null=True, source="team__name")
+    """Documents a totals row; rows carry only the keys of their grouping."""
+
+    strategy = StrategyRefSerializer(required=False, help_text="With group_by=strategy.")
+    team = TeamRefSerializer(required=False, allow_null=True, help_text="With group_by=team; null: no team.")
     period_start = serializers.DateField(required=False, help_text="With group_by=period.")
-    period_end = serializers.DateField(required=False)
+    period_end = serializers.DateField(required=False, help_text="With group_by=period.")
     currency = serializers.CharField()
     total = money_field()
     allocations = serializers.IntegerField(help_text="How many investments the total adds up.")
@@ -283,7 +286,7 @@ class BusinessOutcomeSerializer(serializers.ModelSerializer[BusinessOutcome]):
             target=outcome.target,
             current=outcome.current_value,  # type: ignore[attr-defined]
         )
-        return None if value is None else round(float(value), 4)
+        return None if value is None else float(value.quantize(Decimal("0.0001")))
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_strategies(self, outcome: BusinessOutcome) -> list[int]:

@@ -8,13 +8,13 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.api.base import CompanyScopedViewSet, CrudMixin, ListRetrieveMixin
 from outcomes.api.serializers import strategy as s
-from outcomes.choices import MeasurementSource
+from outcomes.choices import MeasurementSource, Role
 from outcomes.filtersets import BusinessOutcomeFilterSet, InvestmentFilterSet, StrategyFilterSet, SwotItemFilterSet
 from outcomes.models import APIKey, BusinessOutcome, IdentityVersion, Investment, Measurement, Strategy, SwotItem, User
 from outcomes.selectors import (
@@ -29,6 +29,10 @@ from outcomes.selectors import (
 from outcomes.services import business_outcomes as outcome_services
 from outcomes.services import strategy as strategy_services
 from outcomes.services.identity import current_identity, identity_update
+
+# People record by hand or import a file; only integrations (API keys) may say a value came from them.
+PERSON_SOURCES = frozenset({MeasurementSource.MANUAL.value, MeasurementSource.IMPORT.value})
+MACHINE_SOURCES = frozenset({MeasurementSource.API.value, MeasurementSource.SYNC.value, MeasurementSource.IMPORT.value})
 
 
 def _author(request: Request) -> dict[str, Any]:
@@ -231,7 +235,7 @@ class InvestmentViewSet(CrudMixin, CompanyScopedViewSet):
         if group_by not in INVESTMENT_GROUPS:
             raise ValidationError({"group_by": [f"Choose one of {', '.join(sorted(INVESTMENT_GROUPS))}."]})
         rows = investment_totals(self.filter_queryset(self.get_queryset()), group_by=group_by)
-        return Response({"group_by": group_by, "results": s.InvestmentTotalSerializer(rows, many=True).data})
+        return Response({"group_by": group_by, "results": rows})
 
 
 # --- business outcomes ---------------------------------------------------------------
@@ -275,7 +279,8 @@ class BusinessOutcomeViewSet(CrudMixin, CompanyScopedViewSet):
         summary="Record a measurement",
         description=(
             "Record the metric's value as of a time (now by default). A correction is a new measurement; "
-            "none is ever edited. Members and write keys may record."
+            "none is ever edited. Owners, admins and executives record for any outcome, members for the "
+            "outcomes they own, write keys for all (source api, sync or import)."
         ),
         request=s.MeasurementInputSerializer,
         responses={201: s.MeasurementSerializer},
@@ -291,8 +296,14 @@ class BusinessOutcomeViewSet(CrudMixin, CompanyScopedViewSet):
         return self.get_paginated_response(s.MeasurementSerializer(page, many=True).data)
 
     def _record(self, outcome: BusinessOutcome) -> Response:
-        data = self.validated(s.MeasurementInputSerializer)
         writer = _author(self.request)
+        person = writer["author"]
+        if self.access.role == Role.MEMBER and person is not None and outcome.owner_id != person.pk:
+            raise PermissionDenied("Members record measurements of the business outcomes they own.")
+        data = self.validated(s.MeasurementInputSerializer)
+        allowed = MACHINE_SOURCES if writer["api_key"] else PERSON_SOURCES
         data.setdefault("source", MeasurementSource.API if writer["api_key"] else MeasurementSource.MANUAL)
+        if data["source"] not in allowed:
+            raise ValidationError({"source": [f"Choose one of {', '.join(sorted(allowed))} for this caller."]})
         measurement = outcome_services.measurement_record(outcome=outcome, **data, **writer)
         return Response(s.MeasurementSerializer(measurement).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,418 @@
+"""Every write of the OKR layer, with its rules. Each write that changes numbers refreshes the cached figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from okrs.choices import CADENCE_DAYS, Cadence, CheckInSource, CycleStatus, GradeResult, KeyResultKind, ObjectiveLevel
+from okrs.models import MAX_DEPTH, CheckIn, Cycle, KeyResult, Objective
+from okrs.selectors import ancestors, cycle_tree, subtree_height
+from outcomes.models import APIKey, BusinessOutcome, Company, Strategy, TeamMembership, User
+from outcomes.progress import target_problem
+from outcomes.services.people import require_members
+
+CLOSED = "The cycle is closed: only late check-ins and the closing record can change."
+FUTURE_TOLERANCE = timedelta(days=1)
+GRADE_PLACES = Decimal("0.0001")
+
+
+def _apply(instance: Model, allowed: Iterable[str], changes: dict[str, Any]) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    for name, value in changes.items():
+        setattr(instance, name, value)
+
+
+def _same_company(company: Company, field: str, rows: Iterable[Model | None]) -> None:
+    if any(row is not None and getattr(row, "company_id", None) != company.pk for row in rows):
+        raise ValidationError({field: "Must belong to the same company."})
+
+
+def _require_open(cycle: Cycle) -> None:
+    if cycle.status == CycleStatus.CLOSED:
+        raise ValidationError(CLOSED)
+
+
+# --- cycles --------------------------------------------------------------------------
+CYCLE_FIELDS = ("name", "start", "end", "status")
+
+
+@transaction.atomic
+def cycle_create(*, company: Company, **fields: Any) -> Cycle:
+    if fields.get("status") == CycleStatus.CLOSED:
+        raise ValidationError({"status": "Close a cycle with the close command."})
+    return _cycle_save(Cycle(company=company), fields)
+
+
+@transaction.atomic
+def cycle_update(*, cycle: Cycle, **changes: Any) -> Cycle:
+    _require_open(cycle)
+    if changes.get("status") == CycleStatus.CLOSED:
+        raise ValidationError({"status": "Close a cycle with the close command, which grades its objectives."})
+    return _cycle_save(cycle, changes)
+
+
+def _cycle_save(cycle: Cycle, changes: dict[str, Any]) -> Cycle:
+    _apply(cycle, CYCLE_FIELDS, changes)
+    if cycle.start and cycle.end and cycle.end <= cycle.start:
+        raise ValidationError({"end": "Must be after start."})
+    cycle.full_clean()
+    cycle.save()
+    if cycle.pk:
+        refresh_cycles([cycle.pk])
+    return cycle
+
+
+@transaction.atomic
+def cycle_delete(*, cycle: Cycle) -> None:
+    if cycle.objectives.exists():
+        raise ValidationError("The cycle has objectives: delete or move them first.")
+    cycle.delete()
+
+
+@transaction.atomic
+def cycle_close(*, cycle: Cycle, at: datetime | None = None) -> Cycle:
+    """Close a cycle: grade every objective with its progress unless its owner already set a grade."""
+    _require_open(cycle)
+    tree = cycle_tree(cycle, at=at)
+    for objective in tree.objectives:
+        if objective.cycle_id != cycle.pk or objective.grade_overridden:
+            continue
+        progress = tree.rollup.objectives[objective.pk].progress
+        objective.grade = None if progress is None else progress.quantize(GRADE_PLACES)
+        objective.save(update_fields=["grade", "updated"])
+    cycle.status, cycle.closed_at = CycleStatus.CLOSED, timezone.now()
+    cycle.save(update_fields=["status", "closed_at"])
+    return cycle
+
+
+# --- objectives ----------------------------------------------------------------------
+OBJECTIVE_FIELDS = (
+    "cycle",
+    "title",
+    "description",
+    "level",
+    "team",
+    "owner",
+    "reviewer",
+    "parent",
+    "anticipated_outcome",
+    "anticipated_business_outcome",
+    "weight",
+)
+
+
+@transaction.atomic
+def objective_create(*, company: Company, **fields: Any) -> Objective:
+    return objective_update(objective=Objective(company=company), **fields)
+
+
+@transaction.atomic
+def objective_update(
+    *,
+    objective: Objective,
+    strategies: Iterable[Strategy] | None = None,
+    business_outcomes: Iterable[BusinessOutcome] | None = None,
+    **changes: Any,
+) -> Objective:
+    """Create or change an objective; ``strategies`` and ``business_outcomes``, when given, replace its links."""
+    cycles_before: set[int] = set()
+    if objective.pk:
+        _require_open(objective.cycle)
+        cycles_before = {cycle_id for _, cycle_id in ancestors(objective.pk)}
+    _apply(objective, OBJECTIVE_FIELDS, changes)
+    company = objective.company
+    _require_open(objective.cycle)
+    require_members(company, "owner", [objective.owner] if objective.owner_id else [])
+    require_members(company, "reviewer", [objective.reviewer] if objective.reviewer_id else [])
+    _same_company(company, "cycle", [objective.cycle])
+    _same_company(company, "team", [objective.team if objective.team_id else None])
+    _same_company(company, "anticipated_business_outcome", [objective.anticipated_business_outcome])
+    _check_level(objective)
+    _check_parent(objective)
+    links = {"strategies": strategies, "business_outcomes": business_outcomes}
+    for field, rows in links.items():
+        if rows is not None:
+            _same_company(company, field, rows)
+    objective.full_clean(exclude=["progress", "status"])
+    objective.save()
+    for field, rows in links.items():
+        if rows is not None:
+            getattr(objective, field).set(list(rows))
+    refresh_cycles(cycles_before | {cycle_id for _, cycle_id in ancestors(objective.pk)})
+    return objective
+
+
+def _check_level(objective: Objective) -> None:
+    if objective.level == ObjectiveLevel.TEAM and not objective.team_id:
+        raise ValidationError({"team": "A team objective names its team."})
+    if objective.level == ObjectiveLevel.COMPANY and objective.team_id:
+        raise ValidationError({"team": "A company objective has no team; use level 'team'."})
+
+
+def _check_parent(objective: Objective) -> None:
+    """The parent is the company's, is not the objective or one of its descendants, and depth stays <= 10."""
+    if not objective.parent_id:
+        return
+    parent = objective.parent
+    assert parent is not None
+    _same_company(objective.company, "parent", [parent])
+    chain = ancestors(parent.pk)
+    if objective.pk and objective.pk in {pk for pk, _ in chain}:
+        raise ValidationError({"parent": "An objective cannot align to itself or to one of its own sub-objectives."})
+    height = subtree_height(objective.pk) if objective.pk else 1
+    if len(chain) + height > MAX_DEPTH:
+        raise ValidationError({"parent": f"Objectives nest at most {MAX_DEPTH} levels deep."})
+
+
+@transaction.atomic
+def objective_delete(*, objective: Objective) -> None:
+    _require_open(objective.cycle)
+    if objective.children.exists():
+        raise ValidationError("Sub-objectives align to this objective: re-align or delete them first.")
+    if CheckIn.objects.filter(key_result__objective=objective).exists():
+        raise ValidationError("Its key results have check-ins, which are history: close the cycle instead.")
+    parent = objective.parent
+    objective.key_results.all().delete()
+    objective.strategies.clear()
+    objective.business_outcomes.clear()
+    objective.delete()
+    if parent is not None:
+        refresh_for_objective(parent)
+
+
+@transaction.atomic
+def objective_grade(
+    *,
+    objective: Objective,
+    result: str,
+    grade: Decimal | None = None,
+    grade_reason: str = "",
+    learnings: str = "",
+    decisions: str = "",
+) -> Objective:
+    """Write the closing record. The grade defaults to the progress at closing; overriding it needs a reason."""
+    if objective.cycle.status != CycleStatus.CLOSED:
+        raise ValidationError("Grade objectives once their cycle is closed.")
+    if result not in GradeResult.values:
+        raise ValidationError({"result": "Unknown result."})
+    if grade is not None:
+        if not grade_reason.strip():
+            raise ValidationError({"grade_reason": "Say why the grade differs from the measured progress."})
+        objective.grade, objective.grade_overridden = grade, True
+    objective.grade_reason, objective.result = grade_reason, result
+    objective.learnings, objective.decisions = learnings, decisions
+    objective.full_clean(exclude=["progress", "status"])
+    objective.save()
+    return objective
+
+
+# --- key results ---------------------------------------------------------------------
+KEY_RESULT_FIELDS = ("objective", "title", "owner", "kind", "unit", "baseline", "target", "weight", "cadence")
+
+
+@transaction.atomic
+def key_result_create(*, company: Company, **fields: Any) -> KeyResult:
+    key_result = KeyResult(company=company)
+    if fields.get("kind") == KeyResultKind.MILESTONE:
+        fields.setdefault("baseline", Decimal(0))
+        fields.setdefault("target", Decimal(1))
+    return key_result_update(key_result=key_result, **fields)
+
+
+@transaction.atomic
+def key_result_update(*, key_result: KeyResult, **changes: Any) -> KeyResult:
+    moved_from = key_result.objective if key_result.pk and "objective" in changes else None
+    if key_result.pk:
+        _require_open(key_result.objective.cycle)
+    _apply(key_result, KEY_RESULT_FIELDS, changes)
+    objective = key_result.objective
+    _same_company(key_result.company, "objective", [objective])
+    _require_open(objective.cycle)
+    require_members(key_result.company, "owner", [key_result.owner] if key_result.owner_id else [])
+    _check_target(key_result)
+    if not key_result.pk or "cadence" in changes:
+        key_result.next_checkin_due = _next_due(key_result, _last_checkin_at(key_result))
+    key_result.full_clean(exclude=["current_value", "confidence", "progress", "status"])
+    key_result.save()
+    refresh_for_objective(objective)
+    if moved_from is not None and moved_from.pk != objective.pk:
+        _require_open(moved_from.cycle)
+        refresh_for_objective(moved_from)
+    return key_result
+
+
+def _check_target(key_result: KeyResult) -> None:
+    # increase_to needs target > baseline and decrease_to target < baseline, so never equal.
+    problem = target_problem(kind=key_result.kind, baseline=key_result.baseline, target=key_result.target)
+    if problem:
+        raise ValidationError({"target": problem})
+
+
+def _last_checkin_at(key_result: KeyResult) -> datetime | None:
+    if not key_result.pk:
+        return None
+    return key_result.check_ins.order_by("-as_of", "-id").values_list("as_of", flat=True).first()
+
+
+def _next_due(key_result: KeyResult, last: datetime | None) -> datetime:
+    """A check-in is due one cadence after the last one, or after the cycle starts (or now, if later)."""
+    step = timedelta(days=CADENCE_DAYS[Cadence(key_result.cadence)])
+    if last is not None:
+        return last + step
+    cycle = key_result.objective.cycle
+    starts = datetime.combine(cycle.start, time.min, tzinfo=ZoneInfo(key_result.company.timezone))
+    return max(starts, timezone.now()) + step
+
+
+@transaction.atomic
+def key_result_delete(*, key_result: KeyResult) -> None:
+    _require_open(key_result.objective.cycle)
+    if key_result.check_ins.exists():
+        raise ValidationError("The key result has check-ins, which are history: it cannot be deleted.")
+    objective = key_result.objective
+    key_result.delete()
+    refresh_for_objective(objective)
+
+
+# --- check-ins -----------------------------------------------------------------------
+def _check_as_of(key_result: KeyResult, as_of: datetime) -> None:
+    if as_of > timezone.now() + FUTURE_TOLERANCE:
+        raise ValidationError({"as_of": "Cannot be in the future."})
+    cycle = key_result.objective.cycle
+    if cycle.status == CycleStatus.CLOSED:
+        zone = ZoneInfo(key_result.company.timezone)
+        if not cycle.start <= as_of.astimezone(zone).date() <= cycle.end:
+            raise ValidationError({"as_of": "The cycle is closed: a late check-in must be dated inside the cycle."})
+
+
+@transaction.atomic
+def check_in_record(
+    *,
+    key_result: KeyResult,
+    value: Decimal,
+    confidence: Decimal | None = None,
+    comment: str = "",
+    as_of: datetime | None = None,
+    source: str = CheckInSource.MANUAL,
+    author: User | None = None,
+    api_key: APIKey | None = None,
+) -> CheckIn:
+    """Record a key result's value as of a time. History is kept: a correction is a new check-in."""
+    as_of = as_of or timezone.now()
+    _check_as_of(key_result, as_of)
+    check_in = CheckIn(
+        key_result=key_result,
+        value=value,
+        confidence=confidence,
+        comment=comment,
+        as_of=as_of,
+        source=source,
+        author=author,
+        author_api_key_prefix=api_key.prefix if api_key else "",
+    )
+    check_in.full_clean()
+    check_in.save()
+    _after_check_in(key_result)
+    return check_in
+
+
+@transaction.atomic
+def check_in_set_day(
+    *,
+    key_result: KeyResult,
+    day: date,
+    value: Decimal,
+    confidence: Decimal | None = None,
+    comment: str = "",
+    author: User | None = None,
+    api_key: APIKey | None = None,
+) -> tuple[CheckIn, bool]:
+    """Set the one value of ``day`` (as of its start, company time). Repeating it changes nothing.
+
+    Returns the check-in and whether anything changed. A different value for the same
+    day replaces it; the audit history keeps the earlier one.
+    """
+    as_of = datetime.combine(day, time.min, tzinfo=ZoneInfo(key_result.company.timezone))
+    _check_as_of(key_result, as_of)
+    existing = CheckIn.objects.select_for_update().filter(key_result=key_result, day=day).first()
+    if existing and (existing.value, existing.confidence, existing.comment) == (value, confidence, comment):
+        return existing, False
+    check_in = existing or CheckIn(key_result=key_result, day=day, as_of=as_of, source=CheckInSource.API)
+    check_in.value, check_in.confidence, check_in.comment = value, confidence, comment
+    check_in.author, check_in.author_api_key_prefix = author, api_key.prefix if api_key else ""
+    check_in.full_clean()
+    check_in.save()
+    _after_check_in(key_result)
+    return check_in, True
+
+
+def _after_check_in(key_result: KeyResult) -> None:
+    key_result.next_checkin_due = _next_due(key_result, _last_checkin_at(key_result))
+    key_result.save(update_fields=["next_checkin_due"])
+    refresh_for_objective(key_result.objective)
+
+
+# --- cached figures ------------------------------------------------------------------
+def refresh_for_objective(objective: Objective) -> None:
+    """Recompute the cycles whose trees contain the objective: its own and its ancestors'."""
+    refresh_cycles({cycle_id for _, cycle_id in ancestors(objective.pk)})
+
+
+def refresh_cycles(cycle_ids: Iterable[int], *, at: datetime | None = None) -> int:
+    """Recompute progress, status and staleness of the cycles' trees; write only rows that changed."""
+    changed = 0
+    for cycle in Cycle.objects.filter(pk__in=list(cycle_ids)).select_related("company"):
+        tree = cycle_tree(cycle, at=at)
+        objectives = [o for o in tree.objectives if _changed(o, tree.rollup.objectives[o.pk])]
+        key_results = [kr for kr in tree.key_results if _changed_kr(kr, tree.rollup.key_results[kr.pk])]
+        Objective.objects.bulk_update(objectives, ["progress", "status"], batch_size=500)
+        KeyResult.objects.bulk_update(
+            key_results, ["current_value", "confidence", "progress", "status"], batch_size=500
+        )
+        changed += len(objectives) + len(key_results)
+    return changed
+
+
+def _rounded(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.000001"))
+
+
+def _changed(objective: Objective, figures: Any) -> bool:
+    new = (_rounded(figures.progress), figures.status or "")
+    if (objective.progress, objective.status) == new:
+        return False
+    objective.progress, objective.status = new
+    return True
+
+
+def _changed_kr(key_result: KeyResult, figures: Any) -> bool:
+    current = getattr(key_result, "latest_value", None)
+    new = (current, figures.confidence, _rounded(figures.progress), figures.status or "")
+    old = (key_result.current_value, key_result.confidence, key_result.progress, key_result.status)
+    if old == new:
+        return False
+    key_result.current_value, key_result.confidence, key_result.progress, key_result.status = new
+    return True
+
+
+def require_objective_writer(*, objective: Objective, user: User | None, role: str) -> None:
+    """Owners, admins and executives write any objective; members only team objectives of their teams, or their own."""
+    if role in {"owner", "admin", "executive"}:
+        return
+    if user is not None and role == "member":
+        if objective.owner_id == user.pk:
+            return
+        if objective.team_id and TeamMembership.objects.filter(team_id=objective.team_id, user=user).exists():
+            return
+    raise PermissionDenied("Members write only their own objectives and those of their teams.")
