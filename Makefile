@@ -14,7 +14,7 @@ LINT_SETTINGS := DJANGO_SETTINGS_MODULE=config.test_settings
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run web worker beat test lint fmt schema check-deploy clean
+.PHONY: install run web worker beat test lint fmt schema check-deploy bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -60,6 +60,9 @@ schema: install
 check-deploy: install
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) API_KEY_PEPPER=$$(head -c 32 /dev/urandom | base64) \
 	ALLOWED_HOSTS=okr.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+bench: install
+	$(BIN)/python bench/rollup.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.rollup import TREND_WINDOW, KeyResultFacts, ObjectiveFacts, Rollup, compute, expected_progress
-from outcomes.models import Strategy
+from outcomes.models import BusinessOutcome, Strategy
 
 TABLE = Objective._meta.db_table
 
@@ -103,13 +103,14 @@ class CycleTree:
 
 
 def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
-    """Load and compute a cycle's tree in three queries (objectives, their strategies, key results)."""
+    """Load and compute a cycle's tree in four queries (objectives, their strategies and outcomes, key results)."""
     at = at or timezone.now()
     in_tree = RawSQL(SUBTREE_OF_CYCLE, [cycle.pk])  # noqa: S611 - a constant query with bound parameters
     objectives = list(
         Objective.objects.filter(company_id=cycle.company_id, id__in=in_tree)
         .select_related("owner", "team", "cycle")
         .prefetch_related(Prefetch("strategies", queryset=Strategy.objects.only("id", "title")))
+        .prefetch_related(Prefetch("business_outcomes", queryset=BusinessOutcome.objects.only("id", "title")))
         .order_by("title", "id")
     )
     key_results = list(

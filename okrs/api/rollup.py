@@ -88,6 +88,7 @@ def render_rollup(tree: CycleTree) -> dict[str, Any]:
         "objectives": [node(objective) for objective in top],
         "teams": _groups(tree, lambda o: [o.team] if o.team else []),
         "strategies": _groups(tree, lambda o: list(o.strategies.all())),
+        "business_outcomes": _groups(tree, lambda o: list(o.business_outcomes.all())),
     }
 
 

@@ -337,3 +337,6 @@ class RollupSerializer(serializers.Serializer[Any]):
     strategies = RollupGroupSerializer(
         many=True, help_text="Per strategy: weighted mean of its objectives in the cycle."
     )
+    business_outcomes = RollupGroupSerializer(
+        many=True, help_text="Per business outcome: weighted mean of the cycle's objectives that serve it."
+    )

@@ -12,9 +12,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from outcomes.choices import APIKeyScope, Role, TeamTopology
-from outcomes.demo_strategy import seed_strategy
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
 from outcomes.services.api_keys import api_key_create, api_key_revoke
 from outcomes.services.companies import company_create
@@ -59,7 +59,8 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(company=company, user=people[email], defaults={"role": role})
             for name, topology, lead, members, cost in TEAMS:
                 self._team(company, name, topology, people[lead], [people[m] for m in members], cost)
-            seed_strategy(company, people)
+            for seeder in settings.DEMO_SEEDERS:
+                import_string(seeder)(company, people)
             raw_key = self._fresh_key(company, people["demo@example.com"])
         self.stdout.write(
             f"Demo company '{company.name}' ready.\n"
