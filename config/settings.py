@@ -225,7 +225,12 @@ API_BROWSABLE = env_bool("API_BROWSABLE", DEBUG)
 # Route -> roles tables, one per app, merged by the role permission.
 # Demo data of every app, lowest layer first; seed_demo calls each with (company, people by e-mail).
 DEMO_SEEDERS = ["outcomes.demo_strategy.seed_strategy", "okrs.demo.seed_okrs"]
-API_ROLE_TABLES = ["config.api.roles.PUBLIC_ROUTES", "outcomes.api.roles.ROUTE_ROLES", "okrs.api.roles.ROUTE_ROLES"]
+API_ROLE_TABLES = [
+    "config.api.roles.PUBLIC_ROUTES",
+    "outcomes.api.roles.ROUTE_ROLES",
+    "okrs.api.roles.ROUTE_ROLES",
+    "epics.api.roles.ROUTE_ROLES",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -283,6 +288,9 @@ SPECTACULAR_SETTINGS = {
         "ProgressStatusEnum": "okrs.choices.Status",
         "KeyResultKindEnum": "okrs.choices.KeyResultKind",
         "CheckInSourceEnum": "okrs.choices.CheckInSource",
+        "EpicStatusEnum": "epics.choices.EpicStatus",
+        "VerdictEnum": "epics.choices.Verdict",
+        "ChangeSourceEnum": "epics.choices.ChangeSource",
     },
 }
 

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.api.views import ApiRootView, HealthView
+from epics.api import urls as epics_urls
 from okrs.api import urls as okrs_urls
 from outcomes.api import urls as outcomes_urls
 
@@ -11,6 +12,7 @@ from outcomes.api import urls as outcomes_urls
 company_routes = [
     *outcomes_urls.company_urlpatterns,
     *okrs_urls.company_urlpatterns,
+    *epics_urls.company_urlpatterns,
 ]
 
 api_v1: list[URLPattern | URLResolver] = [

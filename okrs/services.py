@@ -84,7 +84,8 @@ def cycle_delete(*, cycle: Cycle) -> None:
 def cycle_close(*, cycle: Cycle, at: datetime | None = None) -> Cycle:
     """Close a cycle: grade every objective with its progress unless its owner already set a grade."""
     _require_open(cycle)
-    tree = cycle_tree(cycle, at=at)
+    cycle_end = datetime.combine(cycle.end + timedelta(days=1), time.min, tzinfo=ZoneInfo(cycle.company.timezone))
+    tree = cycle_tree(cycle, at=min(at or timezone.now(), cycle_end))  # check-ins after the cycle do not count
     for objective in tree.objectives:
         if objective.cycle_id != cycle.pk or objective.grade_overridden:
             continue
@@ -167,6 +168,8 @@ def _check_parent(objective: Objective) -> None:
     parent = objective.parent
     assert parent is not None
     _same_company(objective.company, "parent", [parent])
+    if parent.cycle.status == CycleStatus.CLOSED:
+        raise ValidationError({"parent": "That objective's cycle is closed: nothing new aligns to it."})
     chain = ancestors(parent.pk)
     if objective.pk and objective.pk in {pk for pk, _ in chain}:
         raise ValidationError({"parent": "An objective cannot align to itself or to one of its own sub-objectives."})
@@ -210,7 +213,9 @@ def objective_grade(
         if not grade_reason.strip():
             raise ValidationError({"grade_reason": "Say why the grade differs from the measured progress."})
         objective.grade, objective.grade_overridden = grade, True
-    objective.grade_reason, objective.result = grade_reason, result
+    if grade_reason.strip() or not objective.grade_overridden:
+        objective.grade_reason = grade_reason  # an overridden grade never loses its reason
+    objective.result = result
     objective.learnings, objective.decisions = learnings, decisions
     objective.full_clean(exclude=["progress", "status"])
     objective.save()
@@ -235,6 +240,9 @@ def key_result_update(*, key_result: KeyResult, **changes: Any) -> KeyResult:
     moved_from = key_result.objective if key_result.pk and "objective" in changes else None
     if key_result.pk:
         _require_open(key_result.objective.cycle)
+    if changes.get("kind") == KeyResultKind.MILESTONE:
+        changes.setdefault("baseline", Decimal(0))
+        changes.setdefault("target", Decimal(1))
     _apply(key_result, KEY_RESULT_FIELDS, changes)
     objective = key_result.objective
     _same_company(key_result.company, "objective", [objective])
@@ -286,14 +294,14 @@ def key_result_delete(*, key_result: KeyResult) -> None:
 
 
 # --- check-ins -----------------------------------------------------------------------
-def _check_as_of(key_result: KeyResult, as_of: datetime) -> None:
+def _check_as_of(key_result: KeyResult, as_of: datetime, field: str = "as_of") -> None:
     if as_of > timezone.now() + FUTURE_TOLERANCE:
-        raise ValidationError({"as_of": "Cannot be in the future."})
+        raise ValidationError({field: "Cannot be in the future."})
     cycle = key_result.objective.cycle
     if cycle.status == CycleStatus.CLOSED:
         zone = ZoneInfo(key_result.company.timezone)
         if not cycle.start <= as_of.astimezone(zone).date() <= cycle.end:
-            raise ValidationError({"as_of": "The cycle is closed: a late check-in must be dated inside the cycle."})
+            raise ValidationError({field: "The cycle is closed: a late check-in must be dated inside the cycle."})
 
 
 @transaction.atomic
@@ -344,7 +352,7 @@ def check_in_set_day(
     day replaces it; the audit history keeps the earlier one.
     """
     as_of = datetime.combine(day, time.min, tzinfo=ZoneInfo(key_result.company.timezone))
-    _check_as_of(key_result, as_of)
+    _check_as_of(key_result, as_of, field="day")
     existing = CheckIn.objects.select_for_update().filter(key_result=key_result, day=day).first()
     if existing and (existing.value, existing.confidence, existing.comment) == (value, confidence, comment):
         return existing, False
@@ -406,13 +414,25 @@ def _changed_kr(key_result: KeyResult, figures: Any) -> bool:
     return True
 
 
-def require_objective_writer(*, objective: Objective, user: User | None, role: str) -> None:
-    """Owners, admins and executives write any objective; members only team objectives of their teams, or their own."""
+def require_objective_writer(
+    *, objective: Objective, user: User | None, role: str, changes: dict[str, Any] | None = None
+) -> None:
+    """Owners, admins and executives write any objective. Members write team objectives of their own teams
+    and objectives they own; they create, or move an objective to, only team objectives of their teams."""
     if role in {"owner", "admin", "executive"}:
         return
+    changes = changes or {}
     if user is not None and role == "member":
-        if objective.owner_id == user.pk:
+        creating_or_moving = not objective.pk or {"level", "team"} & set(changes)
+        if creating_or_moving:
+            level = changes.get("level", objective.level)
+            team = changes.get("team", objective.team if objective.team_id else None)
+            if level == ObjectiveLevel.TEAM and team is not None and _on_team(user, team.pk):
+                return
+        elif objective.owner_id == user.pk or (objective.team_id and _on_team(user, objective.team_id)):
             return
-        if objective.team_id and TeamMembership.objects.filter(team_id=objective.team_id, user=user).exists():
-            return
-    raise PermissionDenied("Members write only their own objectives and those of their teams.")
+    raise PermissionDenied("Members write their own objectives and their teams'; they create only team objectives.")
+
+
+def _on_team(user: User, team_id: int) -> bool:
+    return TeamMembership.objects.filter(team_id=team_id, user=user).exists()

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
+from epics.models import Epic
 from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
@@ -87,9 +88,15 @@ def api_routes() -> list[Route]:
 
 # --- what each route acts on ---------------------------------------------------------
 # Routes that act on another row of the model than the usual one.
-ROUTE_TARGETS: dict[str, str] = {"v1:objective-grade": "closed_objective"}
+ROUTE_TARGETS: dict[str, str] = {
+    "v1:objective-grade": "closed_objective",
+    "v1:epic-review": "done_epic",
+    "v1:epic-review-waive": "done_epic",
+    "v1:epic-results": "done_epic",
+}
 STRATEGIC_MODELS: dict[type, str] = {
     Cycle: "cycle",
+    Epic: "epic",
     Objective: "team_objective",
     KeyResult: "key_result",
     SwotItem: "swot",
@@ -131,6 +138,7 @@ def _member(cast: Cast, company: str) -> User:
 
 
 DELETABLE: dict[type, Callable[[Cast, str], int]] = {
+    Epic: lambda c, co: Epic.objects.create(company=_company(c, co), title="Spare", owner=_member(c, co)).pk,
     Cycle: lambda c, co: (
         Cycle.objects.create(company=_company(c, co), name="Spare", start=date(2027, 1, 1), end=date(2027, 3, 31)).pk
     ),
@@ -205,6 +213,8 @@ def url_for(route: Route, cast: Cast, company: str = "a", ids_of: str | None = N
             values[name] = (cast.member_a if ids_of == "a" else cast.member_b).pk
         elif name == "number":
             values[name] = cast.of(ids_of)["identity"].number
+        elif name == "key_result_id":
+            values[name] = cast.of(ids_of)["key_result"].pk
         elif name == "day":
             values[name] = "2026-10-15"
         else:
@@ -252,7 +262,22 @@ VALID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("PATCH", "v1:key-result-detail"): lambda c: {"target": "75"},
     ("POST", "v1:key-result-check-ins"): lambda c: {"value": "65", "confidence": "0.7"},
     ("PUT", "v1:key-result-day-value"): lambda c: {"value": "65.5"},
+    ("POST", "v1:epic-list"): lambda c: {"title": "Guest checkout", "owner": c.member_a.pk, "team": c.team_a.pk},
+    ("PUT", "v1:epic-detail"): lambda c: {"title": "One-click pay for all", "owner": c.member_a.pk},
+    ("PATCH", "v1:epic-detail"): lambda c: {"work_type": "debt"},
+    ("PUT", "v1:epic-anticipated-outcome"): lambda c: _anticipated(),
+    ("POST", "v1:epic-contributions"): lambda c: {"key_result": c.strategic_a["key_result"].pk, "note": "main lever"},
+    ("POST", "v1:epic-transition"): lambda c: {"status": "done"},
+    ("POST", "v1:epic-review-waive"): lambda c: {"reason": "Measured by the finance team."},
+    ("POST", "v1:epic-results"): lambda c: {
+        "metrics": [{"metric": c.strategic_a["done_epic_metric"].pk, "value": "64"}]
+    },
 }
+
+
+def _anticipated() -> dict[str, Any]:
+    metric = {"name": "Conversion", "unit": "%", "direction": "increase", "baseline": "61", "target": "65"}
+    return {"problem": "Lost carts.", "expected_results": "More orders.", "metrics": [metric]}
 
 
 def _objective(c: Cast) -> dict[str, Any]:
@@ -330,6 +355,11 @@ FOREIGN_ID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("POST", "v1:key-result-list"): lambda c: {**_key_result(c), "owner": c.owner_b.pk},
     ("PUT", "v1:key-result-detail"): lambda c: {**_key_result(c), "owner": c.owner_b.pk},
     ("PATCH", "v1:key-result-detail"): lambda c: {"objective": c.strategic_a["objective"].pk},
+    ("POST", "v1:epic-list"): lambda c: {"title": "Spy", "owner": c.owner_a.pk, "team": c.team_a.pk},
+    ("PUT", "v1:epic-detail"): lambda c: {"title": "Spy", "owner": c.owner_a.pk, "team": c.team_a.pk},
+    ("PATCH", "v1:epic-detail"): lambda c: {"team": c.team_a.pk, "reviewer": c.owner_a.pk},
+    ("POST", "v1:epic-contributions"): lambda c: {"key_result": c.strategic_a["key_result"].pk},
+    ("POST", "v1:epic-results"): lambda c: {"metrics": [{"metric": c.strategic_a["done_epic_metric"].pk}]},
 }
 
 
@@ -373,6 +403,15 @@ FOREIGN_ID_FILTERS: dict[str, Callable[[Cast], dict[str, Any]]] = {
         "parent_id": c.strategic_a["objective"].pk,
         "strategy_id": c.strategic_a["strategy"].pk,
     },
+    "v1:epic-list": lambda c: {
+        "owner_id": c.owner_a.pk,
+        "team_id": c.team_a.pk,
+        "key_result_id": c.strategic_a["key_result"].pk,
+        "objective_id": c.strategic_a["team_objective"].pk,
+        "cycle_id": c.strategic_a["cycle"].pk,
+    },
+    "v1:key-results-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
+    "v1:objectives-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
     "v1:key-result-list": lambda c: {
         "objective_id": c.strategic_a["team_objective"].pk,
         "cycle_id": c.strategic_a["cycle"].pk,

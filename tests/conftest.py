@@ -21,6 +21,8 @@ from django.db import connection
 from django.db.models import Model
 from rest_framework.test import APIClient
 
+from epics.models import SuccessMetric
+from epics.services import anticipated_outcome_set, contribution_set, epic_create, epic_transition
 from okrs.services import (
     check_in_record,
     cycle_close,
@@ -98,7 +100,8 @@ class Cast:
         """Strings that only company A's data contains: none may appear in B's responses."""
         people = [self.owner_a, self.admin_a, self.executive_a, self.member_a, self.viewer_a]
         rows = self.strategic_a
-        texts = [rows[name].title for name in ("swot", "gap", "strategy", "outcome", "objective", "key_result")]
+        names = ("swot", "gap", "strategy", "outcome", "objective", "key_result", "epic", "done_epic")
+        texts = [rows[name].title for name in names]
         texts += [rows["identity"].mission, rows["cycle"].name]
         return [self.company_a.name, self.company_a.slug, self.team_a.name, *(p.email for p in people), *texts]
 
@@ -169,6 +172,8 @@ def build_cast() -> Cast:
     strategic_b = _strategic_rows(b, "Bravo", owner_b, team_b)
     strategic_a |= _okr_rows(a, "Alpha", people_a[Role.OWNER], people_a[Role.MEMBER], team_a, strategic_a)
     strategic_b |= _okr_rows(b, "Bravo", owner_b, member_b, team_b, strategic_b)
+    strategic_a |= _epic_rows(a, "Alpha", people_a[Role.MEMBER], team_a, strategic_a)
+    strategic_b |= _epic_rows(b, "Bravo", member_b, team_b, strategic_b)
     return Cast(
         company_a=a,
         company_b=b,
@@ -318,3 +323,38 @@ def _okr_rows(
         "closed_cycle": closed,
         "closed_objective": closed_objective,
     }
+
+
+CONVERSION_METRIC = {
+    "name": "Checkout conversion",
+    "unit": "%",
+    "direction": "increase",
+    "baseline": Decimal("61.5"),
+    "target": Decimal("66"),
+    "data_source": "BI funnel",
+    "window_days": 30,
+}
+
+
+def _epic_rows(company: Company, name: str, member: User, team: Team, rows: dict[str, Any]) -> dict[str, Any]:
+    """An epic in progress and one delivered (its review pending), both owned by the member and serving the KR."""
+    made: dict[str, Any] = {}
+    for key, title, final in (
+        ("epic", f"{name} one-click pay", "in_progress"),
+        ("done_epic", f"{name} saved cards", "done"),
+    ):
+        epic = epic_create(company=company, title=title, team=team, owner=member, actor=member)
+        anticipated_outcome_set(
+            epic=epic,
+            problem="Carts are lost at payment.",
+            expected_results="More orders.",
+            metrics=[CONVERSION_METRIC],
+        )
+        contribution_set(epic=epic, key_result=rows["key_result"], expected_contribution=Decimal(2))
+        epic_transition(epic=epic, to_status="in_progress", actor=member)
+        if final == "done":
+            epic_transition(epic=epic, to_status="done", actor=member)
+        epic.refresh_from_db()
+        made[key] = epic
+    made["done_epic_metric"] = SuccessMetric.objects.get(anticipated_outcome__epic=made["done_epic"])
+    return made

@@ -17,7 +17,25 @@ from outcomes.models import APIKey, Measurement, Membership, TeamMembership, Use
 from outcomes.services.api_keys import MAX_LIFETIME, api_key_revoke
 
 REGISTERED = sorted(model._meta.label for model in admin.site._registry)
+
+
+def _result(cast):
+    from epics.models import ActualResult
+    from epics.services import result_record
+
+    existing = ActualResult.objects.filter(review__epic=cast.strategic_a["done_epic"]).first()
+    if existing:
+        return existing
+    metric = cast.strategic_a["done_epic_metric"]
+    return result_record(
+        epic=cast.strategic_a["done_epic"], metrics=[{"metric": metric, "value": 64}], recorded_by=None
+    )[0]
+
+
 ADDED_ONLY_THROUGH_THE_API = {
+    "epics.StatusChange",  # history, added by status moves
+    "epics.ActualResult",  # recorded through the API; corrections are new revisions
+    "epics.MetricResult",
     "outcomes.APIKey",  # the API is the only place a key is shown, once
     "outcomes.IdentityVersion",  # versions are history: each change through the API adds one
 }
@@ -53,6 +71,14 @@ def objects(cast) -> dict[str, tuple[Model, str]]:
         "okrs.Objective": (rows["objective"], "mid-size shops"),
         "okrs.KeyResult": (rows["key_result"], "Alpha conversion to 70"),
         "okrs.CheckIn": (CheckIn.objects.get(key_result=rows["key_result"]), "Alpha conversion to 70"),
+        "epics.Epic": (rows["epic"], "one-click pay"),
+        "epics.AnticipatedOutcome": (rows["epic"].anticipated_outcome, "one-click pay"),
+        "epics.SuccessMetric": (rows["done_epic_metric"], "Checkout conversion"),
+        "epics.Contribution": (rows["epic"].contributions.get(), "one-click pay"),
+        "epics.StatusChange": (rows["epic"].status_changes.first(), "Alpha one-click pay"),
+        "epics.OutcomeReview": (rows["done_epic"].reviews.get(), "saved cards"),
+        "epics.ActualResult": (_result(cast), "saved cards"),
+        "epics.MetricResult": (_result(cast).metric_results.get(), "saved cards"),
     }
 
 

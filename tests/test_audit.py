@@ -175,3 +175,4 @@ def _free_team_a(cast):
     """A team with investments or objectives cannot be deleted: clear them out of the way."""
     cast.strategic_a["investment"].delete()
     cast.team_a.objectives.update(team=cast.team_b, company=cast.company_b)
+    cast.team_a.epics.update(team=None)

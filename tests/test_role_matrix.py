@@ -34,9 +34,18 @@ KEY_CANNOT_WRITE = {
     ("PUT", "v1:key-result-detail"),
     ("PATCH", "v1:key-result-detail"),
     ("DELETE", "v1:key-result-detail"),
+    ("POST", "v1:epic-review-waive"),  # the epic's owner, or owners and admins: people
+    ("POST", "v1:epic-results"),
 }
 # Members record measurements only of the business outcomes they own; the cast's belongs to the owner.
 MEMBER_CANNOT_WRITE = {("POST", "v1:business-outcome-measurements")}
+# The loop is closed by the epic's owner or reviewer, or a company owner or admin: not by executives.
+EXECUTIVE_CANNOT_WRITE = {("POST", "v1:epic-results"), ("POST", "v1:epic-review-waive")}
+OBJECT_RULE_REFUSALS = {
+    "key_write": KEY_CANNOT_WRITE,
+    "member": MEMBER_CANNOT_WRITE,
+    "executive": EXECUTIVE_CANNOT_WRITE,
+}
 CALLERS = ["anonymous", *Role.values, "key_read", "key_write"]
 
 
@@ -78,9 +87,7 @@ def _expected_allowed(route: Route, caller: str) -> bool:
         return True
     if allowed == PEOPLE:
         return not caller.startswith("key_")
-    if caller == "key_write" and route.key in KEY_CANNOT_WRITE:
-        return False
-    if caller == "member" and route.key in MEMBER_CANNOT_WRITE:
+    if route.key in OBJECT_RULE_REFUSALS.get(caller, set()):
         return False
     role = {"key_read": Role.VIEWER, "key_write": Role.MEMBER}.get(caller, caller)
     return role in allowed

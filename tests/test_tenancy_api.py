@@ -831,6 +831,7 @@ def test_team_patch_keeping_its_own_name_in_other_case_is_allowed(cast, client_f
 def test_team_delete_removes_team_and_memberships(cast, client_for):
     cast.strategic_a["investment"].delete()  # a team money flows through cannot be deleted
     cast.team_a.objectives.update(level="company", team=None)  # nor one with objectives
+    cast.team_a.epics.update(team=None)  # nor one with epics
     team_id = cast.team_a.pk
 
     response = client_for(cast.owner_a).delete(f"{A}/teams/{team_id}/")

@@ -40,7 +40,7 @@ def _key_result(kr: KeyResult, figures: Figures) -> dict[str, Any]:
         "unit": kr.unit,
         "baseline": str(kr.baseline),
         "target": str(kr.target),
-        "current_value": None if current is None else str(current),
+        "current_value": None if current is None else str(Decimal(current).quantize(Decimal("0.0001"))),
         "weight": str(kr.weight),
         **_figures(figures),
     }

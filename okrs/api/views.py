@@ -156,8 +156,11 @@ class ObjectiveViewSet(CrudMixin, CompanyScopedViewSet):
         )
 
     def check_write(self, instance: Objective | None, data: dict[str, Any]) -> None:
-        probe = instance or Objective(company=self.company, owner=data.get("owner"), team=data.get("team"))
-        services.require_objective_writer(objective=probe, user=_person(self.request), role=self.access.role)
+        probe = instance or Objective(company=self.company)
+        changes = data if instance else {"level": data.get("level", "company"), "team": data.get("team"), **data}
+        services.require_objective_writer(
+            objective=probe, user=_person(self.request), role=self.access.role, changes=changes
+        )
 
     @action(detail=True, methods=["put"])
     def grade(self, request: Request, company_slug: str, pk: str) -> Response:
@@ -220,12 +223,15 @@ class KeyResultViewSet(CrudMixin, CompanyScopedViewSet):
         return {**super().get_serializer_context(), "now": timezone.now()}
 
     def check_write(self, instance: KeyResult | None, data: dict[str, Any]) -> None:
+        """Members write key results they own; adding one to, or moving one to, an objective needs its rights."""
         person = _person(self.request)
+        target = data.get("objective")
+        if target is not None:
+            services.require_objective_writer(objective=target, user=person, role=self.access.role)
         if instance is not None and person is not None and instance.owner_id == person.pk:
             return
-        objective = data.get("objective") or (instance.objective if instance else None)
-        if objective is not None:
-            services.require_objective_writer(objective=objective, user=person, role=self.access.role)
+        if instance is not None:
+            services.require_objective_writer(objective=instance.objective, user=person, role=self.access.role)
 
     def _check_in_allowed(self, key_result: KeyResult) -> None:
         """Check-ins: the key result's owner, whoever may write its objective, and write keys."""

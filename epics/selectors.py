@@ -1,0 +1,159 @@
+"""Reads of epics: flags and review phases computed in SQL, the trace, and work aligned to nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from epics.choices import EpicStatus, ReviewPhase, ReviewState
+from epics.models import OVERDUE_AFTER_DAYS, Contribution, Epic, OutcomeReview, SuccessMetric
+from okrs.models import KeyResult, Objective
+from outcomes.models import BusinessOutcome, IdentityVersion, Strategy
+
+OVERDUE_AFTER = timedelta(days=OVERDUE_AFTER_DAYS)
+
+
+def review_phase(review: OutcomeReview, now: datetime) -> str:
+    """pending until due, due for a week, then overdue; or the closed state."""
+    if review.state != ReviewState.PENDING:
+        return review.state
+    if now < review.due_at:
+        return ReviewPhase.PENDING
+    return ReviewPhase.DUE if now < review.due_at + OVERDUE_AFTER else ReviewPhase.OVERDUE
+
+
+def live_reviews() -> QuerySet[OutcomeReview]:
+    return OutcomeReview.objects.exclude(state=ReviewState.CANCELLED).order_by("-done_at", "-id")
+
+
+def epics_for_lists(queryset: QuerySet[Epic]) -> QuerySet[Epic]:
+    """Joins, prefetches and flags every epic list and detail shows."""
+    metrics = SuccessMetric.objects.filter(anticipated_outcome__epic=OuterRef("pk"))
+    started = [EpicStatus.IN_PROGRESS, EpicStatus.DONE]
+    return (
+        queryset.select_related("owner", "reviewer", "team")
+        .prefetch_related(
+            Prefetch("contributions", queryset=Contribution.objects.only("id", "epic_id", "key_result_id"))
+        )
+        .prefetch_related(Prefetch("reviews", queryset=live_reviews(), to_attr="live_reviews"))
+        .annotate(
+            has_outcome=Exists(metrics),
+            missing_anticipated_outcome=Case(
+                When(Q(status__in=started) & ~Exists(metrics), then=Value(True)), default=Value(False)
+            ),
+        )
+    )
+
+
+def filter_review_phase(queryset: QuerySet[Epic], phase: str, now: datetime | None = None) -> QuerySet[Epic]:
+    """Epics whose latest delivery's review is in ``phase`` ("none": done but never reviewed)."""
+    now = now or timezone.now()
+    live = live_reviews().filter(epic=OuterRef("pk"))
+    conditions: dict[str, Q] = {
+        ReviewPhase.PENDING: Q(state=ReviewState.PENDING, due_at__gt=now),
+        ReviewPhase.DUE: Q(state=ReviewState.PENDING, due_at__lte=now, due_at__gt=now - OVERDUE_AFTER),
+        ReviewPhase.OVERDUE: Q(state=ReviewState.PENDING, due_at__lte=now - OVERDUE_AFTER),
+        ReviewPhase.RECORDED: Q(state=ReviewState.RECORDED),
+        ReviewPhase.WAIVED: Q(state=ReviewState.WAIVED),
+    }
+    if phase == "none":
+        return queryset.exclude(Exists(live))
+    return queryset.filter(Exists(live.filter(conditions[phase])))
+
+
+# --- trace ---------------------------------------------------------------------------
+TABLE = Objective._meta.db_table
+ANCESTORS_OF_MANY = f"""
+WITH RECURSIVE up(id, parent_id) AS (
+    SELECT id, parent_id FROM {TABLE} WHERE id IN (%s)
+    UNION
+    SELECT p.id, p.parent_id FROM {TABLE} p JOIN up ON p.id = up.parent_id
+)
+SELECT id FROM up
+"""
+
+
+@dataclass
+class Trace:
+    epic: Epic
+    key_results: list[KeyResult]
+    objectives: list[Objective]
+    strategies: list[Strategy]
+    business_outcomes: list[BusinessOutcome]
+    identity: IdentityVersion | None
+
+
+def _ancestor_ids(objective_ids: list[int]) -> list[int]:
+    if not objective_ids:
+        return []
+    placeholders = ", ".join(["%s"] * len(objective_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(ANCESTORS_OF_MANY % placeholders, objective_ids)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def epic_trace(epic: Epic) -> Trace:
+    """epic -> key results -> objectives up to the top -> strategies -> business outcomes -> identity.
+
+    Six queries whatever the depth: key results, the ancestor walk, objectives with their strategies
+    and outcomes (three), the identity.
+    """
+    key_results = list(
+        KeyResult.objects.filter(contributions__epic=epic).select_related("owner").order_by("title", "id")
+    )
+    objective_ids = _ancestor_ids(sorted({kr.objective_id for kr in key_results}))
+    objectives = list(
+        Objective.objects.filter(company_id=epic.company_id, id__in=objective_ids)
+        .select_related("cycle", "owner")
+        .prefetch_related(Prefetch("strategies", queryset=Strategy.objects.prefetch_related("business_outcomes")))
+        .prefetch_related("business_outcomes")
+        .order_by("id")
+    )
+    strategies = {s.pk: s for o in objectives for s in o.strategies.all()}
+    outcomes = {b.pk: b for o in objectives for b in o.business_outcomes.all()}
+    outcomes |= {b.pk: b for s in strategies.values() for b in s.business_outcomes.all()}
+    identity = IdentityVersion.objects.filter(company_id=epic.company_id).order_by("-number").first()
+    return Trace(
+        epic=epic,
+        key_results=key_results,
+        objectives=objectives,
+        strategies=sorted(strategies.values(), key=lambda s: s.pk),
+        business_outcomes=sorted(outcomes.values(), key=lambda b: b.pk),
+        identity=identity,
+    )
+
+
+# --- orphans -------------------------------------------------------------------------
+def key_results_without_epics(queryset: QuerySet[KeyResult]) -> QuerySet[KeyResult]:
+    return queryset.exclude(Exists(Contribution.objects.filter(key_result=OuterRef("pk"))))
+
+
+def objectives_without_epics(queryset: QuerySet[Objective], company_id: int) -> QuerySet[Objective]:
+    """Objectives with no epic on their key results nor beneath them (on any descendant's key results)."""
+    with_work = list(
+        Contribution.objects.filter(epic__company_id=company_id)
+        .values_list("key_result__objective_id", flat=True)
+        .distinct()
+    )
+    placeholders = ", ".join(["%s"] * len(with_work))  # one bound parameter per id
+    covered = RawSQL(ANCESTORS_OF_MANY % placeholders, with_work) if with_work else None  # noqa: S611
+    return queryset.exclude(id__in=covered) if covered is not None else queryset
+
+
+def epic_cost(epic: Epic, now: datetime | None = None) -> tuple[Any, str, str] | None:
+    """(amount, currency, how): the estimate, or the team's monthly cost over the epic's flow time."""
+    if epic.cost_estimate is not None:
+        return epic.cost_estimate, epic.cost_currency, "estimate"
+    team = epic.team
+    if team is None or team.monthly_cost is None or epic.started_at is None:
+        return None
+    ended = epic.done_at or now or timezone.now()
+    months = max((ended - epic.started_at).total_seconds(), 0) / (30.4375 * 86400)
+    amount = (team.monthly_cost * type(team.monthly_cost)(str(round(months, 4)))).quantize(team.monthly_cost)
+    return amount, team.cost_currency, "team_cost"
