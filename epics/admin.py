@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -16,6 +17,9 @@ from epics.models import (
     StatusChange,
     SuccessMetric,
 )
+
+
+HTTPS_LINKS = {models.URLField: {"assume_scheme": "https"}}  # links typed without a scheme are https
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,6 +60,7 @@ class EpicAdmin(SimpleHistoryAdmin):
     list_select_related = ["company", "team", "owner"]
     autocomplete_fields = ["company", "team", "owner", "reviewer"]
     readonly_fields = ["status", "tracker_connection_id", "started_at", "done_at"]
+    formfield_overrides = HTTPS_LINKS
     inlines = [ContributionInline, StatusChangeInline]
 
 
