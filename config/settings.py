@@ -224,7 +224,7 @@ API_MAX_PAGE_SIZE = 100
 API_BROWSABLE = env_bool("API_BROWSABLE", DEBUG)
 # Route -> roles tables, one per app, merged by the role permission.
 # Demo data of every app, lowest layer first; seed_demo calls each with (company, people by e-mail).
-DEMO_SEEDERS = ["outcomes.demo_strategy.seed_strategy", "okrs.demo.seed_okrs"]
+DEMO_SEEDERS = ["outcomes.demo_strategy.seed_strategy", "okrs.demo.seed_okrs", "epics.demo.seed_epics"]
 API_ROLE_TABLES = [
     "config.api.roles.PUBLIC_ROUTES",
     "outcomes.api.roles.ROUTE_ROLES",

@@ -18,7 +18,6 @@ from epics.models import (
     SuccessMetric,
 )
 
-
 HTTPS_LINKS = {models.URLField: {"assume_scheme": "https"}}  # links typed without a scheme are https
 
 
