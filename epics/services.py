@@ -304,9 +304,8 @@ def result_record(
         raise ValidationError("The review was waived; nothing is recorded for it.")
     if verdict_override and not override_reason.strip():
         raise ValidationError({"override_reason": "Say why the verdict differs from the metrics."})
-    by_metric = _measured_values(epic, metrics)
+    rows = _measured_values(epic, metrics)
     revision = review.results.count() + 1
-    rows = [(metric, given) for metric, given in by_metric]
     verdicts = [
         metric_verdict(direction=m.direction, baseline=m.baseline, target=m.target, value=g.get("value"))
         for m, g in rows

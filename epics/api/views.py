@@ -207,8 +207,7 @@ class EpicViewSet(CrudMixin, CompanyScopedViewSet):
             .select_related("actor")
             .order_by("at", "id")
         )
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(s.StatusChangeSerializer(page, many=True).data)
+        return self.page_response(rows, s.StatusChangeSerializer)
 
     # --- review and results ------------------------------------------------------------
     @extend_schema(

@@ -250,7 +250,7 @@ class CheckInSerializer(serializers.ModelSerializer[CheckIn]):
         ]
 
 
-class CheckInInputSerializer(InputSerializer):
+class DayValueInputSerializer(InputSerializer):
     value = metric_field()
     confidence = serializers.DecimalField(
         max_digits=3,
@@ -262,20 +262,10 @@ class CheckInInputSerializer(InputSerializer):
         help_text="How likely the target is reached, 0.0 to 1.0.",
     )
     comment = serializers.CharField(allow_blank=True, default="")
+
+
+class CheckInInputSerializer(DayValueInputSerializer):
     as_of = serializers.DateTimeField(required=False, help_text="When the value was true; now when omitted.")
-
-
-class DayValueInputSerializer(InputSerializer):
-    value = metric_field()
-    confidence = serializers.DecimalField(
-        max_digits=3,
-        decimal_places=2,
-        min_value=0,
-        max_value=1,
-        allow_null=True,
-        default=None,
-    )
-    comment = serializers.CharField(allow_blank=True, default="")
 
 
 CHECK_IN_EXAMPLE = OpenApiExample(

@@ -257,8 +257,7 @@ class KeyResultViewSet(CrudMixin, CompanyScopedViewSet):
         key_result = self.get_object()
         if request.method == "GET":
             rows = CheckIn.objects.for_company(self.company).filter(key_result=key_result)
-            page = self.paginate_queryset(rows.select_related("author").order_by("-as_of", "-id"))
-            return self.get_paginated_response(s.CheckInSerializer(page, many=True).data)
+            return self.page_response(rows.select_related("author").order_by("-as_of", "-id"), s.CheckInSerializer)
         self._check_in_allowed(key_result)
         data = self.validated(s.CheckInInputSerializer)
         source = CheckInSource.API if isinstance(request.auth, APIKey) else CheckInSource.MANUAL

@@ -110,7 +110,11 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         return Response(serializer_class(fresh, context=self.get_serializer_context()).data, status=status)
 
     def list_response(self, serializer_class: type[BaseSerializer[Any]]) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.page_response(self.filter_queryset(self.get_queryset()), serializer_class)
+
+    def page_response(self, rows: QuerySet[Any], serializer_class: type[BaseSerializer[Any]]) -> Response:
+        """One page of ``rows`` (already scoped by the caller), serialized."""
+        page = self.paginate_queryset(rows)
         data = serializer_class(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 

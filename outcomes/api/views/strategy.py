@@ -155,8 +155,9 @@ class SwotItemViewSet(CrudMixin, CompanyScopedViewSet):
 
     @action(detail=False, methods=["get"])
     def unaddressed(self, request: Request, company_slug: str) -> Response:
-        page = self.paginate_queryset(swot_items_unaddressed(self.filter_queryset(self.get_queryset())))
-        return self.get_paginated_response(s.SwotItemSerializer(page, many=True).data)
+        return self.page_response(
+            swot_items_unaddressed(self.filter_queryset(self.get_queryset())), s.SwotItemSerializer
+        )
 
 
 # --- strategies ----------------------------------------------------------------------
@@ -292,8 +293,7 @@ class BusinessOutcomeViewSet(CrudMixin, CompanyScopedViewSet):
         if request.method == "POST":
             return self._record(outcome)
         rows = Measurement.objects.for_company(self.company).filter(business_outcome=outcome)
-        page = self.paginate_queryset(rows.select_related("author").order_by("-as_of", "-id"))
-        return self.get_paginated_response(s.MeasurementSerializer(page, many=True).data)
+        return self.page_response(rows.select_related("author").order_by("-as_of", "-id"), s.MeasurementSerializer)
 
     def _record(self, outcome: BusinessOutcome) -> Response:
         writer = _author(self.request)
