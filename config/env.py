@@ -7,6 +7,8 @@ URL-shaped settings (databases, caches, e-mail) are parsed by django-environ.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -33,7 +35,7 @@ def _parse(name: str, default: T, parse: Callable[[str], T], expected: str) -> T
         return default
     try:
         return parse(raw)
-    except (ValueError, environ.ImproperlyConfigured) as exc:
+    except (ValueError, binascii.Error, environ.ImproperlyConfigured) as exc:
         raise ImproperlyConfigured(f"{name}={raw!r} is not valid: expected {expected} ({exc}).") from exc
 
 
@@ -124,3 +126,16 @@ def env_redis_url(name: str) -> str | None:
         return raw
 
     return _parse(name, None, parse, "a Redis URL")
+
+
+def env_fernet_keys(name: str, default: list[str]) -> list[str]:
+    """Comma-separated Fernet keys (url-safe base64 of 32 bytes), newest first."""
+
+    def parse(raw: str) -> list[str]:
+        keys = [item.strip() for item in raw.split(",") if item.strip()]
+        for key in keys:
+            if len(base64.urlsafe_b64decode(key.encode() + b"==")) != 32:
+                raise ValueError("each key must be 32 bytes of url-safe base64")
+        return keys
+
+    return _parse(name, default, parse, "Fernet keys")

@@ -18,6 +18,7 @@ from config.env import (
     env_choice,
     env_database,
     env_email,
+    env_fernet_keys,
     env_int,
     env_list,
     env_optional,
@@ -43,6 +44,13 @@ if not SECRET_KEY:
 API_KEY_PEPPER = env_optional("API_KEY_PEPPER") or ("development-only-api-key-pepper" if DEBUG else "")
 if not API_KEY_PEPPER:
     raise ImproperlyConfigured("API_KEY_PEPPER must be set when DEBUG is off (a random string of 32+ characters).")
+
+# Fernet keys for tracker credentials, newest first (python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"). Development gets a fixed key; production must bring its own.
+_DEV_FIELD_KEY = "ZGV2ZWxvcG1lbnQtb25seS1maWVsZC1rZXktMDAwMDA="
+FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEYS", [_DEV_FIELD_KEY] if DEBUG else [])
+# Lifts the public-address rule for tracker and webhook URLs: only for tests against local fake trackers.
+TRACKER_ALLOW_PRIVATE_URLS = env_bool("TRACKER_ALLOW_PRIVATE_URLS", False)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -230,6 +238,7 @@ API_ROLE_TABLES = [
     "outcomes.api.roles.ROUTE_ROLES",
     "okrs.api.roles.ROUTE_ROLES",
     "epics.api.roles.ROUTE_ROLES",
+    "integrations.api.roles.ROUTE_ROLES",
 ]
 
 REST_FRAMEWORK = {
@@ -291,6 +300,7 @@ SPECTACULAR_SETTINGS = {
         "EpicStatusEnum": "epics.choices.EpicStatus",
         "VerdictEnum": "epics.choices.Verdict",
         "ChangeSourceEnum": "epics.choices.ChangeSource",
+        "TrackerKindEnum": "integrations.choices.TrackerKind",
     },
 }
 

@@ -6,6 +6,9 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789-abcdefghijklmnop")
 os.environ.setdefault("API_KEY_PEPPER", "test-api-key-pepper-0123456789abcdef")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault(
+    "FIELD_ENCRYPTION_KEYS", "dGVzdC1maWVsZC1rZXktbmV3LTAwMDAwMDAwMDAwMDA=,dGVzdC1maWVsZC1rZXktb2xkLTAwMDAwMDAwMDAwMDA="
+)
 
 from config.settings import *  # noqa: F403
 from config.settings import DATA_DIR, REST_FRAMEWORK

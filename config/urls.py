@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config.api.views import ApiRootView, HealthView
 from epics.api import urls as epics_urls
+from integrations.api import urls as integrations_urls
 from okrs.api import urls as okrs_urls
 from outcomes.api import urls as outcomes_urls
 
@@ -13,6 +14,7 @@ company_routes = [
     *outcomes_urls.company_urlpatterns,
     *okrs_urls.company_urlpatterns,
     *epics_urls.company_urlpatterns,
+    *integrations_urls.company_urlpatterns,
 ]
 
 api_v1: list[URLPattern | URLResolver] = [

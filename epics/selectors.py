@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from okrs.models import KeyResult, Objective
 from outcomes.models import BusinessOutcome, IdentityVersion, Strategy
 
 OVERDUE_AFTER = timedelta(days=OVERDUE_AFTER_DAYS)
+MONTH_SECONDS = Decimal("30.4375") * 86400  # an average month
 
 
 def review_phase(review: OutcomeReview, now: datetime) -> str:
@@ -52,9 +54,9 @@ def epics_for_lists(queryset: QuerySet[Epic]) -> QuerySet[Epic]:
 
 
 def filter_review_phase(queryset: QuerySet[Epic], phase: str, now: datetime | None = None) -> QuerySet[Epic]:
-    """Epics whose latest delivery's review is in ``phase`` ("none": done but never reviewed)."""
+    """Epics whose latest delivery's review is in ``phase`` ("none": no review yet, e.g. not delivered)."""
     now = now or timezone.now()
-    live = live_reviews().filter(epic=OuterRef("pk"))
+    latest = Subquery(live_reviews().filter(epic=OuterRef("pk")).values("pk")[:1])
     conditions: dict[str, Q] = {
         ReviewPhase.PENDING: Q(state=ReviewState.PENDING, due_at__gt=now),
         ReviewPhase.DUE: Q(state=ReviewState.PENDING, due_at__lte=now, due_at__gt=now - OVERDUE_AFTER),
@@ -62,9 +64,11 @@ def filter_review_phase(queryset: QuerySet[Epic], phase: str, now: datetime | No
         ReviewPhase.RECORDED: Q(state=ReviewState.RECORDED),
         ReviewPhase.WAIVED: Q(state=ReviewState.WAIVED),
     }
+    queryset = queryset.annotate(latest_review=latest)
     if phase == "none":
-        return queryset.exclude(Exists(live))
-    return queryset.filter(Exists(live.filter(conditions[phase])))
+        return queryset.filter(latest_review__isnull=True)
+    in_phase = OutcomeReview.objects.filter(conditions[phase], pk=OuterRef("latest_review"))
+    return queryset.filter(Exists(in_phase))
 
 
 # --- trace ---------------------------------------------------------------------------
@@ -154,6 +158,6 @@ def epic_cost(epic: Epic, now: datetime | None = None) -> tuple[Any, str, str] |
     if team is None or team.monthly_cost is None or epic.started_at is None:
         return None
     ended = epic.done_at or now or timezone.now()
-    months = max((ended - epic.started_at).total_seconds(), 0) / (30.4375 * 86400)
-    amount = (team.monthly_cost * type(team.monthly_cost)(str(round(months, 4)))).quantize(team.monthly_cost)
+    seconds = Decimal(max((ended - epic.started_at).total_seconds(), 0))
+    amount = (team.monthly_cost * seconds / MONTH_SECONDS).quantize(Decimal("0.01"))
     return amount, team.cost_currency, "team_cost"

@@ -170,6 +170,8 @@ def epic_transition(
     or finish. A tracker move is never refused (the tracker owns delivery status), except that an
     event older than the newest one applied is ignored: it returns None.
     """
+    if to_status not in EpicStatus.values:
+        raise ValidationError({"status": f"Unknown status {to_status!r}."})
     epic = Epic.objects.select_for_update().get(pk=epic.pk)
     from_status = epic.status
     if source == ChangeSource.MANUAL:

@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
+    verbose_name = "Integrations"

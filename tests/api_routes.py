@@ -16,6 +16,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
 from epics.models import Epic
+from integrations.models import Connection
 from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
@@ -95,6 +96,7 @@ ROUTE_TARGETS: dict[str, str] = {
     "v1:epic-results": "done_epic",
 }
 STRATEGIC_MODELS: dict[type, str] = {
+    Connection: "connection",
     Cycle: "cycle",
     Epic: "epic",
     Objective: "team_objective",
@@ -275,6 +277,27 @@ VALID_BODIES: dict[tuple[str, str], BodyMaker] = {
 }
 
 
+VALID_BODIES |= {
+    ("POST", "v1:connection-list"): lambda c: _github(),
+    ("PUT", "v1:connection-detail"): lambda c: {
+        "name": "Jira Cloud",
+        "kind": "jira",
+        "base_url": "https://alpha.atlassian.net",
+    },
+    ("PATCH", "v1:connection-detail"): lambda c: {"enabled": False},
+    ("POST", "v1:connection-preview-status-map"): lambda c: {"kind": "jira"},
+}
+
+
+def _github() -> dict[str, Any]:
+    return {
+        "name": "GitHub",
+        "kind": "github",
+        "credentials": {"token": "ghp_example_token_0123456789"},
+        "scope": {"repositories": ["acme/shop"], "label": "epic"},
+    }
+
+
 def _anticipated() -> dict[str, Any]:
     metric = {"name": "Conversion", "unit": "%", "direction": "increase", "baseline": "61", "target": "65"}
     return {"problem": "Lost carts.", "expected_results": "More orders.", "metrics": [metric]}
@@ -360,6 +383,9 @@ FOREIGN_ID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("PATCH", "v1:epic-detail"): lambda c: {"team": c.team_a.pk, "reviewer": c.owner_a.pk},
     ("POST", "v1:epic-contributions"): lambda c: {"key_result": c.strategic_a["key_result"].pk},
     ("POST", "v1:epic-results"): lambda c: {"metrics": [{"metric": c.strategic_a["done_epic_metric"].pk}]},
+    ("POST", "v1:connection-list"): lambda c: {**_github(), "default_owner": c.owner_a.pk},
+    ("PUT", "v1:connection-detail"): lambda c: {**_github(), "kind": "jira", "default_owner": c.owner_a.pk},
+    ("PATCH", "v1:connection-detail"): lambda c: {"default_owner": c.owner_a.pk},
 }
 
 

@@ -66,6 +66,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         report.longrepr = f"skipped under CI=true, which needs every service: {report.longrepr}"
 
 
+# DNS is the edge of the outside world (and CI has no network): names resolve from this table.
+FAKE_DNS = {
+    "alpha.atlassian.net": ["104.192.141.1"],
+    "bravo.atlassian.net": ["104.192.141.2"],
+    "acme.atlassian.net": ["104.192.141.3"],
+    "api.github.com": ["140.82.112.6"],
+    "gitlab.com": ["172.65.251.78"],
+    "gitlab.acme.example": ["93.184.216.34"],
+    "api.linear.app": ["104.18.30.46"],
+    "intranet.acme.example": ["10.0.0.5"],
+    "rebind.acme.example": ["93.184.216.34", "127.0.0.1"],
+    "v6.acme.example": ["2606:4700::6812:1e2e"],
+    "v6-local.acme.example": ["fd00::1"],
+}
+
+
+def fake_resolve(host: str) -> list[str]:
+    if host not in FAKE_DNS:
+        raise OSError(f"unknown host {host}")
+    return FAKE_DNS[host]
+
+
+@pytest.fixture(autouse=True)
+def _fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("integrations.netsafety.resolve", fake_resolve)
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     cache.clear()
@@ -101,7 +128,7 @@ class Cast:
         people = [self.owner_a, self.admin_a, self.executive_a, self.member_a, self.viewer_a]
         rows = self.strategic_a
         names = ("swot", "gap", "strategy", "outcome", "objective", "key_result", "epic", "done_epic")
-        texts = [rows[name].title for name in names]
+        texts = [rows[name].title for name in names] + [rows["connection"].base_url]
         texts += [rows["identity"].mission, rows["cycle"].name]
         return [self.company_a.name, self.company_a.slug, self.team_a.name, *(p.email for p in people), *texts]
 
@@ -174,6 +201,8 @@ def build_cast() -> Cast:
     strategic_b |= _okr_rows(b, "Bravo", owner_b, member_b, team_b, strategic_b)
     strategic_a |= _epic_rows(a, "Alpha", people_a[Role.MEMBER], team_a, strategic_a)
     strategic_b |= _epic_rows(b, "Bravo", member_b, team_b, strategic_b)
+    strategic_a["connection"] = _connection(a, "alpha", people_a[Role.OWNER])
+    strategic_b["connection"] = _connection(b, "bravo", owner_b)
     return Cast(
         company_a=a,
         company_b=b,
@@ -358,3 +387,22 @@ def _epic_rows(company: Company, name: str, member: User, team: Team, rows: dict
         made[key] = epic
     made["done_epic_metric"] = SuccessMetric.objects.get(anticipated_outcome__epic=made["done_epic"])
     return made
+
+
+def _connection(company: Company, name: str, owner: User) -> Any:
+    """A Jira connection (made directly: the cast is built before any test can fake DNS)."""
+    from integrations.models import Connection
+    from integrations.secrets import encrypt
+    from integrations.status_maps import DEFAULTS
+
+    return Connection.objects.create(
+        company=company,
+        name=f"{name.title()} Jira",
+        kind="jira",
+        base_url=f"https://{name}.atlassian.net",
+        credentials_encrypted=encrypt({"email": f"bot@{name}.example", "api_token": f"{name}-jira-token-0123456789"}),
+        credential_hint="…6789",
+        scope={"jql": "issuetype = Epic"},
+        status_map=DEFAULTS["jira"],
+        default_owner=owner,
+    )

@@ -72,6 +72,7 @@ def objects(cast) -> dict[str, tuple[Model, str]]:
         "okrs.KeyResult": (rows["key_result"], "Alpha conversion to 70"),
         "okrs.CheckIn": (CheckIn.objects.get(key_result=rows["key_result"]), "Alpha conversion to 70"),
         "epics.Epic": (rows["epic"], "one-click pay"),
+        "integrations.Connection": (rows["connection"], "Alpha Jira"),
         "epics.AnticipatedOutcome": (rows["epic"].anticipated_outcome, "one-click pay"),
         "epics.SuccessMetric": (rows["done_epic_metric"], "Checkout conversion"),
         "epics.Contribution": (rows["epic"].contributions.get(), "one-click pay"),

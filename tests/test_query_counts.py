@@ -179,6 +179,20 @@ def _status_changes(cast: Cast, n: int) -> None:
         )
 
 
+def _connections(cast: Cast, n: int) -> None:
+    from integrations.models import Connection
+
+    for i in range(n):
+        Connection.objects.create(
+            company=cast.company_a,
+            name=f"C{i}",
+            kind="linear",
+            base_url="https://api.linear.app",
+            credentials_encrypted="x",
+            default_owner=cast.owner_a,
+        )
+
+
 def _history_path(cast: Cast) -> str:
     return f"/api/v1/companies/alpha/epics/{cast.strategic_a['epic'].pk}/status-history/"
 
@@ -204,6 +218,7 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:key-result-list": (f"{A}/key-results/", _key_results, 5),
     "v1:key-result-check-ins": (_check_ins_path, _check_ins, 6),  # + the key result itself
     "v1:epic-list": (f"{A}/epics/", _epics, 7),  # + contributions + live reviews
+    "v1:connection-list": (f"{A}/connections/", _connections, 5),
     "v1:epic-status-history": (_history_path, _status_changes, 6),  # + the epic itself
     "v1:key-results-without-epics": (f"{A}/alignment/key-results-without-epics/", _key_results, 5),
     "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 8),  # + covered ids

@@ -163,7 +163,7 @@ class AnticipatedOutcomeInputSerializer(InputSerializer):
     learning_plan = serializers.CharField(
         allow_blank=True, default="", help_text="How and when we learn; if it misses."
     )
-    metrics = SuccessMetricInputSerializer(many=True, allow_empty=False)
+    metrics = SuccessMetricInputSerializer(many=True, help_text="At least one.")
 
 
 ANTICIPATED_EXAMPLE = OpenApiExample(

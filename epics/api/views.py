@@ -101,7 +101,7 @@ class EpicViewSet(CrudMixin, CompanyScopedViewSet):
         person = _person(self.request)
         if self.access.role in MANAGERS or (person is not None and person.pk in {epic.owner_id, epic.reviewer_id}):
             return
-        raise PermissionDenied("The epic's owner or reviewer, or an owner or admin, records and waives results.")
+        raise PermissionDenied("The epic's owner or reviewer, or an owner or admin, records its results.")
 
     # --- anticipated outcome ------------------------------------------------------------
     @extend_schema(

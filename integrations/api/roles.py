@@ -1,0 +1,13 @@
+"""Tracker connections are managed by owners and admins (they hold credentials)."""
+
+from outcomes.choices import MANAGERS
+
+ROUTE_ROLES: dict[tuple[str, str], frozenset[str] | str] = {
+    ("GET", "v1:connection-list"): MANAGERS,
+    ("POST", "v1:connection-list"): MANAGERS,
+    ("GET", "v1:connection-detail"): MANAGERS,
+    ("PUT", "v1:connection-detail"): MANAGERS,
+    ("PATCH", "v1:connection-detail"): MANAGERS,
+    ("DELETE", "v1:connection-detail"): MANAGERS,
+    ("POST", "v1:connection-preview-status-map"): MANAGERS,
+}

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample
+from rest_framework import serializers
+
+from config.api.serializers import InputSerializer
+from epics.choices import EpicStatus
+from integrations.choices import TrackerKind
+from integrations.models import Connection
+from outcomes.api.base import CompanyScopedRelatedField
+from outcomes.api.serializers.tenancy import UserSummarySerializer
+from outcomes.models import User
+
+
+class ConnectionSerializer(serializers.ModelSerializer[Connection]):
+    default_owner = UserSummarySerializer(allow_null=True)
+    credentials_configured = serializers.SerializerMethodField(help_text="Credentials are stored (never shown).")
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "base_url",
+            "scope",
+            "status_map",
+            "default_owner",
+            "sync_interval_minutes",
+            "enabled",
+            "credentials_configured",
+            "credential_hint",
+            "credentials_updated",
+            "last_success_at",
+            "last_error_at",
+            "last_error",
+            "needs_attention",
+            "created",
+            "updated",
+        ]
+
+    def get_credentials_configured(self, connection: Connection) -> bool:
+        return bool(connection.credentials_encrypted)
+
+
+class ConnectionInputSerializer(InputSerializer):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=TrackerKind.choices)
+    base_url = serializers.URLField(
+        max_length=300, required=False, help_text="A public https URL; the tracker's cloud API when omitted."
+    )
+    credentials = serializers.DictField(
+        child=serializers.CharField(max_length=500),
+        required=False,
+        write_only=True,
+        help_text="Jira: email, api_token. GitHub, GitLab: token. Linear: api_key. Write-only; replaces the old ones.",
+    )
+    scope = serializers.DictField(default=dict, help_text='What counts as an epic, e.g. Jira {"jql": "..."}.')
+    status_map = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Ordered rules {match: {signal: value}, status}; the tracker's defaults when omitted.",
+    )
+    default_owner = CompanyScopedRelatedField(queryset=User.objects.all(), allow_null=True, default=None)
+    sync_interval_minutes = serializers.IntegerField(min_value=5, max_value=1440, default=15)
+    enabled = serializers.BooleanField(default=True)
+
+
+CONNECTION_EXAMPLE = OpenApiExample(
+    "Jira Cloud",
+    value={
+        "name": "Jira",
+        "kind": "jira",
+        "base_url": "https://acme.atlassian.net",
+        "credentials": {"email": "bot@acme.example", "api_token": "ATATT3x…"},
+        "scope": {"jql": "project = SHOP AND issuetype = Epic"},
+    },
+    request_only=True,
+)
+
+
+class PreviewInputSerializer(InputSerializer):
+    kind = serializers.ChoiceField(choices=TrackerKind.choices)
+    status_map = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="The rules to try; the tracker's defaults when omitted.",
+    )
+    items = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=200,
+        help_text="Tracker signals to map; the tracker's standard statuses when omitted.",
+    )
+
+
+class PreviewRowSerializer(serializers.Serializer[Any]):
+    signals = serializers.DictField()
+    status = serializers.ChoiceField(
+        choices=EpicStatus.choices, allow_null=True, help_text="null: unknown, left as is."
+    )
+    rule = serializers.IntegerField(allow_null=True, help_text="Index of the rule that decided.")
+
+
+class PreviewSerializer(serializers.Serializer[Any]):
+    status_map = serializers.ListField(child=serializers.DictField())
+    rows = PreviewRowSerializer(many=True)

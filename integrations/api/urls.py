@@ -1,0 +1,8 @@
+from rest_framework.routers import SimpleRouter
+
+from integrations.api import views
+
+router = SimpleRouter()
+router.register("connections", views.ConnectionViewSet, basename="connection")
+
+company_urlpatterns = router.urls

@@ -1,0 +1,23 @@
+from django.db import models
+
+
+class TrackerKind(models.TextChoices):
+    JIRA = "jira", "Jira Cloud"
+    GITHUB = "github", "GitHub"
+    GITLAB = "gitlab", "GitLab"
+    LINEAR = "linear", "Linear"
+
+
+# The credential fields each tracker needs (all secret, never returned).
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    TrackerKind.JIRA: ("email", "api_token"),
+    TrackerKind.GITHUB: ("token",),
+    TrackerKind.GITLAB: ("token",),
+    TrackerKind.LINEAR: ("api_key",),
+}
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    TrackerKind.GITHUB: "https://api.github.com",
+    TrackerKind.GITLAB: "https://gitlab.com",
+    TrackerKind.LINEAR: "https://api.linear.app",
+}

@@ -1,0 +1,25 @@
+"""Re-encrypt every stored tracker credential under the newest key in FIELD_ENCRYPTION_KEYS.
+
+Rotation: put the new key first in FIELD_ENCRYPTION_KEYS (keep the old one after it), deploy, run
+this command, then drop the old key. It works in batches and can be run again or resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from integrations.services import rotate_credentials
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt tracker credentials under the newest FIELD_ENCRYPTION_KEYS key."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument("--after-id", type=int, default=0, help="Resume after this connection id.")
+
+    def handle(self, *args: Any, batch_size: int, after_id: int, **options: Any) -> None:
+        rotated = rotate_credentials(batch_size=batch_size, after_pk=after_id)
+        self.stdout.write(f"Re-encrypted the credentials of {rotated} connection(s) under the newest key.")

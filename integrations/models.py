@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from integrations.choices import TrackerKind
+from outcomes.models import Company, CompanyOwnedQuerySet
+from outcomes.models.base import audit_history
+
+
+class Connection(models.Model):
+    """A company's link to a tracker: where it is, how to sign in, what counts as an epic, how statuses map.
+
+    Credentials are stored encrypted (``integrations.secrets``) and never leave through the API;
+    only a hint of their last characters does.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=TrackerKind.choices)
+    base_url = models.URLField(max_length=300, help_text="Jira site, GitHub/GitLab API or instance, Linear API.")
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    credential_hint = models.CharField(max_length=12, blank=True, editable=False)
+    credentials_updated = models.DateTimeField(null=True, blank=True, editable=False)
+    scope = models.JSONField(default=dict, blank=True, help_text="What counts as an epic, per tracker.")
+    status_map = models.JSONField(
+        default=list, blank=True, help_text="Ordered rules from tracker signals to our status."
+    )
+    default_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Owner of new epics whose assignee is not a member.",
+    )
+    sync_interval_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(5), MaxValueValidator(1440)]
+    )
+    enabled = models.BooleanField(default=True)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    needs_attention = models.BooleanField(default=False, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = CompanyOwnedQuerySet["Connection"].as_manager()
+    history = audit_history(excluded_fields=["credentials_encrypted"])
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="connection_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

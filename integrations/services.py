@@ -1,0 +1,96 @@
+"""Tracker connections: create, change, rotate their encryption."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import secrets
+from integrations.choices import CREDENTIAL_FIELDS, DEFAULT_BASE_URLS
+from integrations.models import Connection
+from integrations.netsafety import validate_public_url
+from integrations.status_maps import DEFAULTS, validate_map
+from outcomes.models import Company
+from outcomes.services.people import require_members
+
+FIELDS = ("name", "kind", "base_url", "scope", "status_map", "default_owner", "sync_interval_minutes", "enabled")
+
+
+@transaction.atomic
+def connection_create(*, company: Company, credentials: dict[str, str], **fields: Any) -> Connection:
+    connection = Connection(company=company)
+    fields.setdefault("base_url", DEFAULT_BASE_URLS.get(fields.get("kind", ""), ""))
+    return connection_update(connection=connection, credentials=credentials, **fields)
+
+
+@transaction.atomic
+def connection_update(
+    *, connection: Connection, credentials: dict[str, str] | None = None, **changes: Any
+) -> Connection:
+    """Change a connection. New credentials replace the old ones whole; leaving them out keeps them."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    if connection.pk and "kind" in changes and changes["kind"] != connection.kind:
+        raise ValidationError({"kind": "A connection keeps its tracker; create a new one instead."})
+    for name, value in changes.items():
+        setattr(connection, name, value)
+    try:
+        validate_public_url(connection.base_url)
+    except ValidationError as error:
+        raise ValidationError({"base_url": error.messages}) from error
+    require_members(
+        connection.company, "default_owner", [connection.default_owner] if connection.default_owner_id else []
+    )
+    connection.status_map = validate_map(connection.kind, connection.status_map or DEFAULTS[connection.kind])
+    if credentials is not None:
+        _store_credentials(connection, credentials)
+    elif not connection.credentials_encrypted:
+        raise ValidationError({"credentials": "Required for a new connection."})
+    connection.full_clean(exclude=["credentials_encrypted"])
+    connection.save()
+    return connection
+
+
+def _store_credentials(connection: Connection, credentials: dict[str, str]) -> None:
+    needed = CREDENTIAL_FIELDS[connection.kind]
+    missing = [name for name in needed if not str(credentials.get(name, "")).strip()]
+    extra = sorted(set(credentials) - set(needed))
+    if missing or extra:
+        problems = {f"credentials.{name}": "Required." for name in missing}
+        problems |= {f"credentials.{name}": "Not a credential of this tracker." for name in extra}
+        raise ValidationError(problems)
+    secret = str(credentials[needed[-1]])
+    connection.credentials_encrypted = secrets.encrypt({name: str(credentials[name]) for name in needed})
+    connection.credential_hint = "…" + secret[-4:] if len(secret) >= 12 else "…"
+    connection.credentials_updated = timezone.now()
+
+
+def connection_credentials(connection: Connection) -> dict[str, str]:
+    """The plaintext credentials, for the client that calls the tracker; nothing else should ask."""
+    return {key: str(value) for key, value in secrets.decrypt(connection.credentials_encrypted).items()}
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection) -> None:
+    connection.delete()
+
+
+def rotate_credentials(*, batch_size: int = 200, after_pk: int = 0) -> int:
+    """Re-encrypt every stored credential under the newest key, in batches by id. Safe to run again."""
+    rotated = 0
+    while True:
+        batch = list(
+            Connection.objects.filter(pk__gt=after_pk).exclude(credentials_encrypted="").order_by("pk")[:batch_size]
+        )
+        if not batch:
+            return rotated
+        for connection in batch:
+            Connection.objects.filter(pk=connection.pk).update(
+                credentials_encrypted=secrets.rotate(connection.credentials_encrypted)
+            )
+        rotated += len(batch)
+        after_pk = batch[-1].pk
