@@ -22,7 +22,7 @@ BLOCKED_NAMES = frozenset({"localhost", "metadata.google.internal", "metadata", 
 
 def resolve(host: str) -> list[str]:
     """Every address the host resolves to (the edge of the outside world: tests replace it)."""
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
 
 
 def _is_public(address: str) -> bool:
