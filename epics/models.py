@@ -10,7 +10,7 @@ from okrs.models import KeyResult
 from outcomes.choices import Direction
 from outcomes.currencies import validate_currency
 from outcomes.models import Company, CompanyOwnedQuerySet, Team
-from outcomes.models.base import audit_history
+from outcomes.models.base import INT32_MAX, audit_history
 
 OVERDUE_AFTER_DAYS = 7
 
@@ -225,7 +225,7 @@ class ActualResult(models.Model):
     """What the epic actually achieved, as recorded. Immutable: a correction is a new revision."""
 
     review = models.ForeignKey(OutcomeReview, on_delete=models.CASCADE, related_name="results")
-    revision = models.PositiveIntegerField()
+    revision = models.PositiveIntegerField(validators=[INT32_MAX])
     verdict = models.CharField(max_length=12, choices=Verdict.choices, help_text="Computed from the metrics.")
     verdict_override = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
     override_reason = models.TextField(blank=True)

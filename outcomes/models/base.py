@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -11,6 +12,10 @@ if TYPE_CHECKING:
     from outcomes.models.companies import Company
 
 M = TypeVar("M", bound=models.Model)
+
+# An explicit bound for positive integers: Django otherwise takes the range from the database
+# (64-bit on SQLite, 32-bit on PostgreSQL), and the API schema would differ between them.
+INT32_MAX = MaxValueValidator(2_147_483_647)
 
 
 class CompanyOwnedQuerySet(models.QuerySet[M]):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from outcomes.models.base import CompanyOwnedQuerySet
+from outcomes.models.base import INT32_MAX, CompanyOwnedQuerySet
 from outcomes.models.companies import Company
 
 
@@ -15,7 +15,7 @@ class IdentityVersion(models.Model):
     """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="identity_versions")
-    number = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(validators=[INT32_MAX])
     mission = models.TextField(help_text="How the company makes money today.")
     vision = models.TextField(help_text="How the company will make money in the future.")
     values = models.JSONField(
