@@ -5,7 +5,7 @@ GitHub: state, state_reason, labels; GitLab: state, labels; Linear: status type 
 is an ordered list of rules ``{"match": {signal: value or [values]}, "status": ours}``; the first
 rule whose every signal matches (case-insensitively; ``label`` matches any of the item's labels)
 decides. No match means *unknown*: the epic's status is left as it is, never guessed.
-Defaults follow each tracker's own categories (see docs/trackers.md).
+Defaults follow each tracker's own categories; docs/trackers.md has the table.
 """
 
 from __future__ import annotations
