@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -17,12 +16,13 @@ from epics.models import (
     StatusChange,
     SuccessMetric,
 )
-
-HTTPS_LINKS = {models.URLField: {"assume_scheme": "https"}}  # links typed without a scheme are https
+from outcomes.admin import HTTPS_LINKS
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History that is only ever added to: status changes and recorded results are never edited."""
+
+    formfield_overrides = HTTPS_LINKS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from integrations.models import Connection
+from outcomes.admin import HTTPS_LINKS
 
 
 @admin.register(Connection)
@@ -13,6 +14,7 @@ class ConnectionAdmin(SimpleHistoryAdmin):
     search_fields = ["name", "base_url", "company__name"]
     list_select_related = ["company"]
     exclude = ["credentials_encrypted"]
+    formfield_overrides = HTTPS_LINKS
     readonly_fields = [
         "credential_hint",
         "credentials_updated",

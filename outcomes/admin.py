@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
@@ -23,6 +24,9 @@ from outcomes.models import (
     User,
 )
 from outcomes.services.api_keys import api_key_revoke
+
+# Links typed into admin forms without a scheme are https (Django 6's default, chosen now).
+HTTPS_LINKS: dict[type, dict[str, str]] = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(User)
