@@ -7,13 +7,13 @@ URL-shaped settings (databases, caches, e-mail) are parsed by django-environ.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 T = TypeVar("T")
@@ -29,14 +29,15 @@ def _raw(name: str) -> str | None:
     return value.strip()
 
 
-def _parse(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+def _parse(name: str, default: T, parse: Callable[[str], T], expected: str, *, secret: bool = False) -> T:
     raw = _raw(name)
     if raw is None:
         return default
     try:
         return parse(raw)
     except (ValueError, binascii.Error, environ.ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not valid: expected {expected} ({exc}).") from exc
+        shown = "(value hidden)" if secret else repr(raw)  # keys never reach the logs
+        raise ImproperlyConfigured(f"{name}={shown} is not valid: expected {expected} ({exc}).") from exc
 
 
 def _bool(raw: str) -> bool:
@@ -133,9 +134,11 @@ def env_fernet_keys(name: str, default: list[str]) -> list[str]:
 
     def parse(raw: str) -> list[str]:
         keys = [item.strip() for item in raw.split(",") if item.strip()]
-        for key in keys:
-            if len(base64.urlsafe_b64decode(key.encode() + b"==")) != 32:
-                raise ValueError("each key must be 32 bytes of url-safe base64")
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key)
+            except ValueError as error:
+                raise ValueError(f"key {position} is not 32 bytes of padded url-safe base64") from error
         return keys
 
-    return _parse(name, default, parse, "Fernet keys")
+    return _parse(name, default, parse, "Fernet keys", secret=True)

@@ -25,26 +25,38 @@ def resolve(host: str) -> list[str]:
     return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits: judge the IPv4 address.
+EMBEDDING_V4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
+
+
 def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif any(ip in network for network in EMBEDDING_V4):
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.is_global and not ip.is_reserved and not ip.is_multicast
 
 
 def validate_public_url(url: str, *, resolver: Resolver | None = None) -> str:
     """Return the URL if it is safe to call; raise ValidationError saying why not."""
     parts = urlsplit(url.strip())
-    if settings.TRACKER_ALLOW_PRIVATE_URLS and parts.scheme in {"http", "https"} and parts.hostname:
-        return url.strip()
-    if parts.scheme != "https":
+    allow_private = settings.TRACKER_ALLOW_PRIVATE_URLS
+    if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         raise ValidationError("Use an https:// URL.")
+    try:
+        port = parts.port
+    except ValueError as error:
+        raise ValidationError("The port is not a valid port number.") from error
     if parts.username or parts.password:
         raise ValidationError("The URL must not carry a user name or password; use the credentials fields.")
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise ValidationError("The URL names no host.")
-    if parts.port not in (None, 443):
+    if allow_private:
+        return url.strip()  # local fake trackers: any address and port, still no credentials in the URL
+    if port not in (None, 443):
         raise ValidationError("Only the standard HTTPS port (443) is allowed.")
     if host in BLOCKED_NAMES or host.endswith((".localhost", ".internal", ".local")):
         raise ValidationError("The host is not a public address.")

@@ -42,4 +42,9 @@ def decrypt(token: str) -> dict[str, Any]:
 
 def rotate(token: str) -> str:
     """The same secret encrypted under the newest key."""
-    return _fernet().rotate(token.encode()).decode() if token else token
+    if not token:
+        return token
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken as error:
+        raise CredentialsUnreadable("The stored credentials cannot be decrypted with the configured keys.") from error

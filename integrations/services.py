@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ FIELDS = ("name", "kind", "base_url", "scope", "status_map", "default_owner", "s
 
 
 @transaction.atomic
-def connection_create(*, company: Company, credentials: dict[str, str], **fields: Any) -> Connection:
+def connection_create(*, company: Company, credentials: dict[str, str] | None = None, **fields: Any) -> Connection:
     connection = Connection(company=company)
     fields.setdefault("base_url", DEFAULT_BASE_URLS.get(fields.get("kind", ""), ""))
     return connection_update(connection=connection, credentials=credentials, **fields)
@@ -38,6 +39,9 @@ def connection_update(
         raise ValidationError({"kind": "A connection keeps its tracker; create a new one instead."})
     for name, value in changes.items():
         setattr(connection, name, value)
+    taken = Connection.objects.for_company(connection.company).filter(name__iexact=connection.name)
+    if taken.exclude(pk=connection.pk).exists():
+        raise ValidationError({"name": "The company already has a connection with this name."})
     try:
         validate_public_url(connection.base_url)
     except ValidationError as error:
@@ -79,18 +83,31 @@ def connection_delete(*, connection: Connection) -> None:
     connection.delete()
 
 
-def rotate_credentials(*, batch_size: int = 200, after_pk: int = 0) -> int:
-    """Re-encrypt every stored credential under the newest key, in batches by id. Safe to run again."""
-    rotated = 0
+@dataclass
+class Rotation:
+    rotated: int = 0
+    unreadable: list[int] = field(default_factory=list)  # connections whose credentials no key decrypts
+
+
+def rotate_credentials(*, batch_size: int = 200, after_pk: int = 0) -> Rotation:
+    """Re-encrypt every stored credential under the newest key, in batches by id. Safe to run again.
+
+    A credential no configured key can read is skipped and reported (its connection needs new
+    credentials); the rest are still rotated.
+    """
+    outcome = Rotation()
     while True:
         batch = list(
             Connection.objects.filter(pk__gt=after_pk).exclude(credentials_encrypted="").order_by("pk")[:batch_size]
         )
         if not batch:
-            return rotated
+            return outcome
         for connection in batch:
-            Connection.objects.filter(pk=connection.pk).update(
-                credentials_encrypted=secrets.rotate(connection.credentials_encrypted)
-            )
-        rotated += len(batch)
+            try:
+                token = secrets.rotate(connection.credentials_encrypted)
+            except secrets.CredentialsUnreadable:
+                outcome.unreadable.append(connection.pk)
+                continue
+            Connection.objects.filter(pk=connection.pk).update(credentials_encrypted=token)
+            outcome.rotated += 1
         after_pk = batch[-1].pk

@@ -57,7 +57,7 @@ DEFAULTS: dict[str, list[dict[str, Any]]] = {
         {"match": {"state": "opened"}, "status": EpicStatus.PLANNED.value},
     ],
     "linear": [
-        {"match": {"type": "canceled"}, "status": EpicStatus.CANCELLED.value},
+        {"match": {"type": ["canceled", "duplicate"]}, "status": EpicStatus.CANCELLED.value},
         {"match": {"type": "completed"}, "status": EpicStatus.DONE.value},
         {"match": {"type": ["started", "paused"]}, "status": EpicStatus.IN_PROGRESS.value},
         {"match": {"type": ["backlog", "planned", "triage", "unstarted"]}, "status": EpicStatus.PLANNED.value},

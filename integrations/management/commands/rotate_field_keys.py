@@ -21,5 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--after-id", type=int, default=0, help="Resume after this connection id.")
 
     def handle(self, *args: Any, batch_size: int, after_id: int, **options: Any) -> None:
-        rotated = rotate_credentials(batch_size=batch_size, after_pk=after_id)
-        self.stdout.write(f"Re-encrypted the credentials of {rotated} connection(s) under the newest key.")
+        outcome = rotate_credentials(batch_size=batch_size, after_pk=after_id)
+        self.stdout.write(f"Re-encrypted the credentials of {outcome.rotated} connection(s) under the newest key.")
+        if outcome.unreadable:
+            ids = ", ".join(str(pk) for pk in outcome.unreadable)
+            self.stderr.write(f"No configured key reads the credentials of connection(s) {ids}: set new ones.")
