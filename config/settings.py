@@ -51,6 +51,7 @@ _DEV_FIELD_KEY = "ZGV2ZWxvcG1lbnQtb25seS1maWVsZC1rZXktMDAwMDA="
 FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEYS", [_DEV_FIELD_KEY] if DEBUG else [])
 # Lifts the public-address rule for tracker and webhook URLs: only for tests against local fake trackers.
 TRACKER_ALLOW_PRIVATE_URLS = env_bool("TRACKER_ALLOW_PRIVATE_URLS", False)
+TRACKER_RETRY_BACKOFF = 0.5  # seconds: 429 and 5xx are retried after 0.5, 1, 2, 4 s (plus jitter) or Retry-After
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -301,6 +302,7 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "epics.choices.Verdict",
         "ChangeSourceEnum": "epics.choices.ChangeSource",
         "TrackerKindEnum": "integrations.choices.TrackerKind",
+        "SyncRunStatusEnum": "integrations.choices.SyncRunStatus",
     },
 }
 

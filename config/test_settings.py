@@ -28,5 +28,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "test-celerybeat-schedule")
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anonymous": "100000/min", "principal": "100000/min"}}
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Retries against fake trackers need not wait.
+TRACKER_RETRY_BACKOFF = 0.001
 # Serve static files without scanning STATIC_ROOT at start-up (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True

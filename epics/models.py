@@ -34,6 +34,7 @@ class Epic(models.Model):
     work_type = models.CharField(max_length=10, choices=WorkType.choices, default=WorkType.FEATURE)
     status = models.CharField(max_length=12, choices=EpicStatus.choices, default=EpicStatus.PROPOSED)
     tracker_connection_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    external_id = models.CharField(max_length=200, blank=True, editable=False, help_text="The tracker's stable id.")
     external_key = models.CharField(max_length=200, blank=True, help_text="The tracker's key, e.g. SHOP-42.")
     tracker_status = models.CharField(max_length=100, blank=True, help_text="The tracker's own status text.")
     tracker_url = models.URLField(max_length=500, blank=True)
@@ -56,7 +57,7 @@ class Epic(models.Model):
         ordering = ["-created", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["company", "tracker_connection_id", "external_key"],
+                fields=["company", "tracker_connection_id", "external_id"],
                 condition=Q(tracker_connection_id__isnull=False),
                 name="epic_unique_per_tracker_item",
             ),

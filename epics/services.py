@@ -54,10 +54,24 @@ MISSING_OUTCOME = "Write the anticipated outcome first: the problem, the expecte
 
 # --- epics ---------------------------------------------------------------------------
 @transaction.atomic
-def epic_create(*, company: Company, actor: User | None = None, api_key: APIKey | None = None, **fields: Any) -> Epic:
-    """Propose an epic. Its first status-history row records who proposed it."""
-    epic = epic_update(epic=Epic(company=company), **fields)
-    _record_change(epic, "", EpicStatus.PROPOSED, source=ChangeSource.MANUAL, actor=actor, api_key=api_key)
+def epic_create(
+    *,
+    company: Company,
+    actor: User | None = None,
+    api_key: APIKey | None = None,
+    source: str = ChangeSource.MANUAL,
+    tracker: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Epic:
+    """Propose an epic. Its first status-history row records who proposed it, or the tracker it came from.
+
+    ``tracker`` carries a synced epic's tracker fields: connection id, external id and key, URL and status text.
+    """
+    epic = Epic(company=company)
+    for name, value in (tracker or {}).items():
+        setattr(epic, name, value)
+    epic = epic_update(epic=epic, **fields)
+    _record_change(epic, "", EpicStatus.PROPOSED, source=source, actor=actor, api_key=api_key)
     return epic
 
 

@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from integrations.models import Connection
+from integrations.models import Connection, SyncRun
 from outcomes.admin import HTTPS_LINKS
 
 
@@ -24,3 +27,30 @@ class ConnectionAdmin(SimpleHistoryAdmin):
         "needs_attention",
     ]
     autocomplete_fields = ["company", "default_owner"]
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """Runs are records of what happened: read-only."""
+
+    list_display = [
+        "connection",
+        "status",
+        "full",
+        "queued_at",
+        "finished_at",
+        "fetched",
+        "created",
+        "updated",
+        "errors",
+    ]
+    list_filter = ["status", "full", "connection__company"]
+    search_fields = ["connection__name", "error"]
+    list_select_related = ["connection"]
+    date_hierarchy = "queued_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

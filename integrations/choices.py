@@ -21,3 +21,14 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     TrackerKind.GITLAB: "https://gitlab.com",
     TrackerKind.LINEAR: "https://api.linear.app",
 }
+
+
+class SyncRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial: some pages applied, then it failed"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_RUN_STATES = (SyncRunStatus.QUEUED, SyncRunStatus.RUNNING)

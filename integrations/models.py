@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from integrations.choices import TrackerKind
+from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from outcomes.models import Company, CompanyOwnedQuerySet
 from outcomes.models.base import audit_history
 
@@ -55,3 +55,42 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class SyncRunQuerySet(CompanyOwnedQuerySet["SyncRun"]):
+    company_path = "connection__company"
+
+
+class SyncRun(models.Model):
+    """One pull of a connection's epics: queued, claimed by a worker, then succeeded, partial or failed.
+
+    At most one run per connection is queued or running (a unique constraint), so a second
+    request while one runs gets the running one.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=10, choices=SyncRunStatus.choices, default=SyncRunStatus.QUEUED)
+    full = models.BooleanField(default=False, help_text="A full reconciliation instead of an incremental pull.")
+    updated_since = models.DateTimeField(null=True, blank=True, help_text="The cursor: items updated since then.")
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    objects = SyncRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"], condition=models.Q(status__in=ACTIVE_RUN_STATES), name="sync_run_one_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} sync {self.status}"

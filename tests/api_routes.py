@@ -16,7 +16,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
 from epics.models import Epic
-from integrations.models import Connection
+from integrations.models import Connection, SyncRun
 from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
@@ -97,6 +97,7 @@ ROUTE_TARGETS: dict[str, str] = {
 }
 STRATEGIC_MODELS: dict[type, str] = {
     Connection: "connection",
+    SyncRun: "sync_run",
     Cycle: "cycle",
     Epic: "epic",
     Objective: "team_objective",
@@ -286,6 +287,7 @@ VALID_BODIES |= {
     },
     ("PATCH", "v1:connection-detail"): lambda c: {"enabled": False},
     ("POST", "v1:connection-preview-status-map"): lambda c: {"kind": "jira"},
+    ("POST", "v1:connection-sync"): lambda c: {"full": True},
 }
 
 
@@ -437,6 +439,7 @@ FOREIGN_ID_FILTERS: dict[str, Callable[[Cast], dict[str, Any]]] = {
         "cycle_id": c.strategic_a["cycle"].pk,
     },
     "v1:key-results-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
+    "v1:sync-run-list": lambda c: {"connection_id": c.strategic_a["connection"].pk},
     "v1:objectives-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
     "v1:key-result-list": lambda c: {
         "objective_id": c.strategic_a["team_objective"].pk,

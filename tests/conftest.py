@@ -19,6 +19,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Model
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from epics.models import SuccessMetric
@@ -203,6 +204,8 @@ def build_cast() -> Cast:
     strategic_b |= _epic_rows(b, "Bravo", member_b, team_b, strategic_b)
     strategic_a["connection"] = _connection(a, "alpha", people_a[Role.OWNER])
     strategic_b["connection"] = _connection(b, "bravo", owner_b)
+    strategic_a["sync_run"] = strategic_a["connection"].sync_runs.get()
+    strategic_b["sync_run"] = strategic_b["connection"].sync_runs.get()
     return Cast(
         company_a=a,
         company_b=b,
@@ -395,7 +398,7 @@ def _connection(company: Company, name: str, owner: User) -> Any:
     from integrations.secrets import encrypt
     from integrations.status_maps import DEFAULTS
 
-    return Connection.objects.create(
+    connection = Connection.objects.create(
         company=company,
         name=f"{name.title()} Jira",
         kind="jira",
@@ -406,3 +409,6 @@ def _connection(company: Company, name: str, owner: User) -> Any:
         status_map=DEFAULTS["jira"],
         default_owner=owner,
     )
+    now = timezone.now()
+    connection.sync_runs.create(status="succeeded", started_at=now, finished_at=now, fetched=3)
+    return connection

@@ -10,4 +10,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str] | str] = {
     ("PATCH", "v1:connection-detail"): MANAGERS,
     ("DELETE", "v1:connection-detail"): MANAGERS,
     ("POST", "v1:connection-preview-status-map"): MANAGERS,
+    ("POST", "v1:connection-sync"): MANAGERS,
+    ("GET", "v1:sync-run-list"): MANAGERS,
+    ("GET", "v1:sync-run-detail"): MANAGERS,
 }

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from config.api.serializers import InputSerializer
 from epics.choices import EpicStatus
 from integrations.choices import TrackerKind
-from integrations.models import Connection
+from integrations.models import Connection, SyncRun
 from outcomes.api.base import CompanyScopedRelatedField
 from outcomes.api.serializers.tenancy import UserSummarySerializer
 from outcomes.models import User
@@ -107,3 +107,30 @@ class PreviewRowSerializer(serializers.Serializer[Any]):
 class PreviewSerializer(serializers.Serializer[Any]):
     status_map = serializers.ListField(child=serializers.DictField())
     rows = PreviewRowSerializer(many=True)
+
+
+class SyncRunSerializer(serializers.ModelSerializer[SyncRun]):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "connection",
+            "status",
+            "full",
+            "updated_since",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "fetched",
+            "created",
+            "updated",
+            "unchanged",
+            "errors",
+            "error",
+        ]
+
+
+class SyncRequestSerializer(InputSerializer):
+    full = serializers.BooleanField(
+        default=False, help_text="Read everything, not only what changed since the last run."
+    )

@@ -1,0 +1,13 @@
+"""Tracker sync tasks: they take a run id and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from integrations.sync import sync_run
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1740)
+def sync_connection_task(run_id: int) -> str:
+    """Perform a queued sync run. Claiming is a conditional update, so a redelivered message does nothing."""
+    return sync_run(run_id).status

@@ -1,0 +1,1 @@
+"""Tracker clients: each turns a tracker's API into pages of ``TrackerItem``."""
