@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from epics.choices import ChangeSource, EpicStatus
@@ -32,6 +33,7 @@ from outcomes.choices import Role
 from outcomes.models import Membership, User
 
 OVERLAP = timedelta(minutes=5)
+UNSYNCED_KINDS = (TrackerKind.GITHUB, TrackerKind.GITLAB, TrackerKind.LINEAR)  # clients still to come
 TRACKER_FIELDS = ("title", "external_key", "tracker_url", "tracker_status")
 
 
@@ -184,3 +186,28 @@ def _apply_item(connection: Connection, item: TrackerItem, epic: Epic | None, ow
             epic=epic, to_status=status, source=ChangeSource.SYNC, tracker_timestamp=item.updated_at
         )
     return "updated" if changed or moved is not None else "unchanged"
+
+
+def due_connections(now: datetime | None = None) -> list[Connection]:
+    """Enabled connections with nothing queued or running whose interval has passed since their last run."""
+    now = now or timezone.now()
+    candidates = (
+        Connection.objects.filter(enabled=True, needs_attention=False)
+        .exclude(kind__in=UNSYNCED_KINDS)
+        .exclude(sync_runs__status__in=ACTIVE_RUN_STATES)
+        .annotate(last_queued=Max("sync_runs__queued_at"))
+    )
+    return [
+        c
+        for c in candidates
+        if c.last_queued is None or c.last_queued + timedelta(minutes=c.sync_interval_minutes) <= now
+    ]
+
+
+def dispatch_due_syncs() -> int:
+    """Queue a run for every due connection. Running it twice queues nothing twice (one active run each)."""
+    queued = 0
+    for connection in due_connections():
+        _, created = sync_request(connection=connection)
+        queued += created
+    return queued

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from integrations.sync import sync_run
+from integrations.sync import dispatch_due_syncs, sync_run
 
 
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1740)
 def sync_connection_task(run_id: int) -> str:
     """Perform a queued sync run. Claiming is a conditional update, so a redelivered message does nothing."""
     return sync_run(run_id).status
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def dispatch_due_syncs_task() -> int:
+    """Every minute: queue the connections whose interval has passed. A duplicate tick queues nothing more."""
+    return dispatch_due_syncs()

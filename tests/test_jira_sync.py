@@ -272,3 +272,33 @@ def test_the_jql_asks_for_epics_in_scope_and_changes_since_the_cursor():
         'project in ("SHOP", "PAY") AND issuetype = Epic AND updated >= "2026-11-20 09:30" ORDER BY updated ASC'
     )
     assert JiraClient.jql({}, None) == "issuetype = Epic ORDER BY updated ASC"
+
+
+def test_the_dispatcher_queues_due_connections_once(jira, django_capture_on_commit_callbacks, time_machine):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.sync import dispatch_due_syncs, due_connections
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first, duplicate_tick = dispatch_due_syncs(), dispatch_due_syncs()
+
+    assert first >= 1  # the new connection had never run
+    assert duplicate_tick == 0
+    assert SyncRun.objects.filter(connection=jira, status="queued").count() == 1
+    assert len(callbacks) == first
+
+    SyncRun.objects.filter(connection=jira).update(status="succeeded", finished_at=timezone.now())
+    assert jira.pk not in {c.pk for c in due_connections()}  # ran moments ago: not due yet
+    time_machine.move_to(timezone.now() + timedelta(minutes=jira.sync_interval_minutes + 1))
+    dispatch_due_syncs()
+    assert SyncRun.objects.filter(connection=jira, status="queued").count() == 1
+
+
+def test_a_connection_needing_attention_is_not_dispatched(jira):
+    from integrations.sync import due_connections
+
+    Connection.objects.filter(pk=jira.pk).update(needs_attention=True)
+
+    assert jira.pk not in {c.pk for c in due_connections()}
