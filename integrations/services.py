@@ -50,6 +50,8 @@ def connection_update(
         connection.company, "default_owner", [connection.default_owner] if connection.default_owner_id else []
     )
     connection.status_map = validate_map(connection.kind, connection.status_map or DEFAULTS[connection.kind])
+    if credentials is not None or {"base_url", "scope"} & set(changes):
+        connection.needs_attention = False  # new settings deserve a new try by the scheduler
     if credentials is not None:
         _store_credentials(connection, credentials)
     elif not connection.credentials_encrypted:

@@ -302,3 +302,19 @@ def test_a_connection_needing_attention_is_not_dispatched(jira):
     Connection.objects.filter(pk=jira.pk).update(needs_attention=True)
 
     assert jira.pk not in {c.pk for c in due_connections()}
+
+
+def test_new_credentials_give_a_flagged_connection_another_try(jira, settings):
+    from integrations.services import connection_update
+
+    settings.TRACKER_ALLOW_PRIVATE_URLS = True  # the fake Jira listens on a local http address
+    from integrations.sync import due_connections
+
+    Connection.objects.filter(pk=jira.pk).update(needs_attention=True)
+    jira.refresh_from_db()
+
+    connection_update(connection=jira, credentials={"email": "bot@alpha.example", "api_token": "a-fresh-token-0123"})
+
+    jira.refresh_from_db()
+    assert not jira.needs_attention
+    assert jira.pk in {c.pk for c in due_connections()}
