@@ -102,7 +102,7 @@ class SuccessMetric(models.Model):
     """A metric that defines success: from a baseline to a target, measured a window after delivery."""
 
     anticipated_outcome = models.ForeignKey(AnticipatedOutcome, on_delete=models.CASCADE, related_name="metrics")
-    position = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(1000)])
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=40, blank=True)
     direction = models.CharField(max_length=16, choices=Direction.choices)

@@ -6,7 +6,7 @@ from django.db import models
 
 from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from outcomes.models import Company, CompanyOwnedQuerySet
-from outcomes.models.base import audit_history
+from outcomes.models.base import INT32_MAX, audit_history
 
 
 class Connection(models.Model):
@@ -75,11 +75,11 @@ class SyncRun(models.Model):
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    fetched = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
+    created = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
+    updated = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
+    unchanged = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
+    errors = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
     error = models.TextField(blank=True)
 
     objects = SyncRunQuerySet.as_manager()

@@ -97,3 +97,24 @@ def test_schema_endpoint_serves_the_committed_document(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert response.json()["paths"].keys() == yaml.safe_load(COMMITTED.read_text())["paths"].keys()
+
+
+OUR_APPS = {"outcomes", "okrs", "epics", "integrations", "insights"}
+RANGE_FROM_DATABASE = ("IntegerField", "PositiveIntegerField", "SmallIntegerField", "PositiveSmallIntegerField")
+
+
+def test_integer_fields_declare_their_bounds():
+    """Without an explicit maximum, Django takes it from the database (64-bit on SQLite, 32-bit on
+    PostgreSQL) and the published schema would depend on where it was generated."""
+    from django.apps import apps
+    from django.core.validators import MaxValueValidator
+
+    unbounded = [
+        f"{model.__name__}.{field.name}"
+        for model in apps.get_models()
+        if model._meta.app_label in OUR_APPS and not model.__name__.startswith("Historical")
+        for field in model._meta.get_fields()
+        if getattr(field, "get_internal_type", lambda: "")() in RANGE_FROM_DATABASE
+        and not any(isinstance(v, MaxValueValidator) for v in field._validators)
+    ]
+    assert unbounded == []
