@@ -113,8 +113,8 @@ def test_integer_fields_declare_their_bounds():
         f"{model.__name__}.{field.name}"
         for model in apps.get_models()
         if model._meta.app_label in OUR_APPS and not model.__name__.startswith("Historical")
-        for field in model._meta.get_fields()
-        if getattr(field, "get_internal_type", lambda: "")() in RANGE_FROM_DATABASE
+        for field in model._meta.fields
+        if field.get_internal_type() in RANGE_FROM_DATABASE
         and not any(isinstance(v, MaxValueValidator) for v in field._validators)
     ]
     assert unbounded == []
