@@ -35,7 +35,7 @@ from okrs.services import check_in_record
 from outcomes.choices import MANAGERS
 from outcomes.models import APIKey, Company, User
 from outcomes.progress import target_problem
-from outcomes.services.people import require_members
+from outcomes.services.common import apply_changes, require_member_fields
 
 EPIC_FIELDS: tuple[str, ...] = (
     "title",
@@ -77,13 +77,9 @@ def epic_create(
 
 @transaction.atomic
 def epic_update(*, epic: Epic, **changes: Any) -> Epic:
-    unknown = set(changes) - set(EPIC_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    for name, value in changes.items():
-        setattr(epic, name, value)
-    require_members(epic.company, "owner", [epic.owner] if epic.owner_id else [])
-    require_members(epic.company, "reviewer", [epic.reviewer] if epic.reviewer_id else [])
+    apply_changes(epic, EPIC_FIELDS, changes)
+    require_member_fields(epic, epic.company, "owner")
+    require_member_fields(epic, epic.company, "reviewer")
     if epic.team_id and epic.team and epic.team.company_id != epic.company_id:
         raise ValidationError({"team": "Must belong to the same company."})
     if epic.cost_estimate is not None and not epic.cost_currency:

@@ -15,7 +15,7 @@ from integrations.models import Connection
 from integrations.netsafety import validate_public_url
 from integrations.status_maps import DEFAULTS, validate_map
 from outcomes.models import Company
-from outcomes.services.people import require_members
+from outcomes.services.common import apply_changes, require_member_fields
 
 FIELDS = ("name", "kind", "base_url", "scope", "status_map", "default_owner", "sync_interval_minutes", "enabled")
 
@@ -32,13 +32,9 @@ def connection_update(
     *, connection: Connection, credentials: dict[str, str] | None = None, **changes: Any
 ) -> Connection:
     """Change a connection. New credentials replace the old ones whole; leaving them out keeps them."""
-    unknown = set(changes) - set(FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     if connection.pk and "kind" in changes and changes["kind"] != connection.kind:
         raise ValidationError({"kind": "A connection keeps its tracker; create a new one instead."})
-    for name, value in changes.items():
-        setattr(connection, name, value)
+    apply_changes(connection, FIELDS, changes)
     taken = Connection.objects.for_company(connection.company).filter(name__iexact=connection.name)
     if taken.exclude(pk=connection.pk).exists():
         raise ValidationError({"name": "The company already has a connection with this name."})
@@ -46,9 +42,7 @@ def connection_update(
         validate_public_url(connection.base_url)
     except ValidationError as error:
         raise ValidationError({"base_url": error.messages}) from error
-    require_members(
-        connection.company, "default_owner", [connection.default_owner] if connection.default_owner_id else []
-    )
+    require_member_fields(connection, connection.company, "default_owner")
     connection.status_map = validate_map(connection.kind, connection.status_map or DEFAULTS[connection.kind])
     if credentials is not None or {"base_url", "scope"} & set(changes):
         connection.needs_attention = False  # new settings deserve a new try by the scheduler

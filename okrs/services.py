@@ -18,19 +18,11 @@ from okrs.models import MAX_DEPTH, CheckIn, Cycle, KeyResult, Objective
 from okrs.selectors import ancestors, cycle_tree, subtree_height
 from outcomes.models import APIKey, BusinessOutcome, Company, Strategy, TeamMembership, User
 from outcomes.progress import target_problem
-from outcomes.services.people import require_members
+from outcomes.services.common import apply_changes, require_member_fields
 
 CLOSED = "The cycle is closed: only late check-ins and the closing record can change."
 FUTURE_TOLERANCE = timedelta(days=1)
 GRADE_PLACES = Decimal("0.0001")
-
-
-def _apply(instance: Model, allowed: Iterable[str], changes: dict[str, Any]) -> None:
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    for name, value in changes.items():
-        setattr(instance, name, value)
 
 
 def _same_company(company: Company, field: str, rows: Iterable[Model | None]) -> None:
@@ -63,7 +55,7 @@ def cycle_update(*, cycle: Cycle, **changes: Any) -> Cycle:
 
 
 def _cycle_save(cycle: Cycle, changes: dict[str, Any]) -> Cycle:
-    _apply(cycle, CYCLE_FIELDS, changes)
+    apply_changes(cycle, CYCLE_FIELDS, changes)
     if cycle.start and cycle.end and cycle.end <= cycle.start:
         raise ValidationError({"end": "Must be after start."})
     cycle.full_clean()
@@ -131,11 +123,10 @@ def objective_update(
     if objective.pk:
         _require_open(objective.cycle)
         cycles_before = {cycle_id for _, cycle_id in ancestors(objective.pk)}
-    _apply(objective, OBJECTIVE_FIELDS, changes)
+    apply_changes(objective, OBJECTIVE_FIELDS, changes)
     company = objective.company
     _require_open(objective.cycle)
-    require_members(company, "owner", [objective.owner] if objective.owner_id else [])
-    require_members(company, "reviewer", [objective.reviewer] if objective.reviewer_id else [])
+    require_member_fields(objective, company, "owner", "reviewer")
     _same_company(company, "cycle", [objective.cycle])
     _same_company(company, "team", [objective.team if objective.team_id else None])
     _same_company(company, "anticipated_business_outcome", [objective.anticipated_business_outcome])
@@ -243,11 +234,11 @@ def key_result_update(*, key_result: KeyResult, **changes: Any) -> KeyResult:
     if changes.get("kind") == KeyResultKind.MILESTONE:
         changes.setdefault("baseline", Decimal(0))
         changes.setdefault("target", Decimal(1))
-    _apply(key_result, KEY_RESULT_FIELDS, changes)
+    apply_changes(key_result, KEY_RESULT_FIELDS, changes)
     objective = key_result.objective
     _same_company(key_result.company, "objective", [objective])
     _require_open(objective.cycle)
-    require_members(key_result.company, "owner", [key_result.owner] if key_result.owner_id else [])
+    require_member_fields(key_result, key_result.company, "owner")
     _check_target(key_result)
     if not key_result.pk or "cadence" in changes:
         key_result.next_checkin_due = _next_due(key_result, _last_checkin_at(key_result))

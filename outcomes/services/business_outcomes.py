@@ -11,7 +11,7 @@ from django.utils import timezone
 from outcomes.choices import MeasurementSource
 from outcomes.models import APIKey, BusinessOutcome, Company, Measurement, User
 from outcomes.progress import target_problem
-from outcomes.services.people import require_members
+from outcomes.services.common import apply_changes, require_member_fields
 
 FIELDS: tuple[str, ...] = ("title", "description", "category", "metric_name", "unit", "direction", "baseline", "target")
 FIELDS += ("target_date", "owner")
@@ -25,12 +25,8 @@ def business_outcome_create(*, company: Company, **fields: Any) -> BusinessOutco
 
 @transaction.atomic
 def business_outcome_update(*, outcome: BusinessOutcome, **changes: Any) -> BusinessOutcome:
-    unknown = set(changes) - set(FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    for name, value in changes.items():
-        setattr(outcome, name, value)
-    require_members(outcome.company, "owner", [outcome.owner] if outcome.owner_id else [])
+    apply_changes(outcome, FIELDS, changes)
+    require_member_fields(outcome, outcome.company, "owner")
     problem = target_problem(kind=outcome.direction, baseline=outcome.baseline, target=outcome.target)
     if problem:
         raise ValidationError({"target": problem})

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
 from outcomes.choices import Role
 from outcomes.models import Company, Membership, User
+from outcomes.services.common import apply_changes
 
 UPDATABLE_FIELDS = ("name", "timezone")
 
@@ -30,11 +30,7 @@ def company_create(*, name: str, owner: User, slug: str = "", timezone: str = "U
 
 @transaction.atomic
 def company_update(*, company: Company, **changes: str) -> Company:
-    unknown = set(changes) - set(UPDATABLE_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    for name, value in changes.items():
-        setattr(company, name, value)
+    apply_changes(company, UPDATABLE_FIELDS, changes)
     company.full_clean()
     company.save()
     return company

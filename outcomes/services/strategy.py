@@ -12,7 +12,7 @@ from django.db.models import Model
 
 from outcomes.choices import StrategyStatus
 from outcomes.models import BusinessOutcome, Company, Investment, Strategy, SwotItem
-from outcomes.services.people import require_members
+from outcomes.services.common import apply_changes, require_member_fields
 
 SWOT_FIELDS = ("kind", "title", "description", "impact", "owner")
 STRATEGY_FIELDS: tuple[str, ...] = (
@@ -25,14 +25,6 @@ STRATEGY_FIELDS: tuple[str, ...] = (
 )
 STRATEGY_FIELDS += ("status", "owner")
 INVESTMENT_FIELDS = ("strategy", "team", "amount", "currency", "period_start", "period_end", "note")
-
-
-def _apply(instance: Model, allowed: tuple[str, ...], changes: dict[str, Any]) -> None:
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    for name, value in changes.items():
-        setattr(instance, name, value)
 
 
 def _require_same_company(company: Company, field: str, rows: Iterable[Model | None]) -> None:
@@ -49,8 +41,8 @@ def swot_item_create(*, company: Company, **fields: Any) -> SwotItem:
 
 @transaction.atomic
 def swot_item_update(*, item: SwotItem, **changes: Any) -> SwotItem:
-    _apply(item, SWOT_FIELDS, changes)
-    require_members(item.company, "owner", [item.owner] if item.owner_id else [])
+    apply_changes(item, SWOT_FIELDS, changes)
+    require_member_fields(item, item.company, "owner")
     item.full_clean()
     item.save()
     return item
@@ -84,10 +76,10 @@ def strategy_update(
 ) -> Strategy:
     """Change a strategy; ``swot_items`` and ``business_outcomes``, when given, replace its links."""
     was = Strategy.objects.filter(pk=strategy.pk).values_list("status", flat=True).first() if strategy.pk else None
-    _apply(strategy, STRATEGY_FIELDS, changes)
+    apply_changes(strategy, STRATEGY_FIELDS, changes)
     if was not in (None, StrategyStatus.DRAFT) and strategy.status == StrategyStatus.DRAFT:
         raise ValidationError({"status": "A strategy that was active stays out of draft: retire it instead."})
-    require_members(strategy.company, "owner", [strategy.owner] if strategy.owner_id else [])
+    require_member_fields(strategy, strategy.company, "owner")
     _check_horizon(strategy.horizon_start, strategy.horizon_end)
     links = {"swot_items": swot_items, "business_outcomes": business_outcomes}
     for field, rows in links.items():
@@ -121,7 +113,7 @@ def investment_create(*, company: Company, **fields: Any) -> Investment:
 
 @transaction.atomic
 def investment_update(*, investment: Investment, **changes: Any) -> Investment:
-    _apply(investment, INVESTMENT_FIELDS, changes)
+    apply_changes(investment, INVESTMENT_FIELDS, changes)
     _require_same_company(investment.company, "strategy", [investment.strategy if investment.strategy_id else None])
     _require_same_company(investment.company, "team", [investment.team if investment.team_id else None])
     if investment.period_start and investment.period_end and investment.period_end < investment.period_start:

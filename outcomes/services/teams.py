@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from outcomes.models import Company, Team, TeamMembership, User
-from outcomes.services.people import require_members
+from outcomes.services.common import apply_changes, require_member_fields, require_members
 
 UPDATABLE_FIELDS = ("name", "topology", "lead", "monthly_cost", "cost_currency")
 
@@ -53,13 +53,8 @@ def team_create(
 
 @transaction.atomic
 def team_update(*, team: Team, **changes: Any) -> Team:
-    unknown = set(changes) - set(UPDATABLE_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
-    if "lead" in changes:
-        require_members(team.company, "lead", [changes["lead"]])
-    for name, value in changes.items():
-        setattr(team, name, value)
+    apply_changes(team, UPDATABLE_FIELDS, changes)
+    require_member_fields(team, team.company, "lead")
     _validate(team)
     team.save()
     return team
