@@ -22,6 +22,7 @@ $(UV):
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	@test -f .env || printf '# Local development defaults (environment variables win). Never deploy this file.\nDEBUG=true\n' > .env
 	@touch $@
 
 install: $(STAMP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -29,6 +30,10 @@ from config.env import (
 from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A local checkout keeps development defaults in .env (written by `make install`); variables set in
+# the environment always win, and deployments have no .env.
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
