@@ -28,12 +28,13 @@ from integrations.models import Connection, SyncRun
 from integrations.services import connection_credentials
 from integrations.status_maps import map_status
 from integrations.trackers.base import PermanentTrackerError, TrackerError, TrackerItem
+from integrations.trackers.github import GitHubClient
 from integrations.trackers.jira import JiraClient
 from outcomes.choices import Role
 from outcomes.models import Membership, User
 
 OVERLAP = timedelta(minutes=5)
-UNSYNCED_KINDS = (TrackerKind.GITHUB, TrackerKind.GITLAB, TrackerKind.LINEAR)  # clients still to come
+UNSYNCED_KINDS = (TrackerKind.GITLAB, TrackerKind.LINEAR)  # clients still to come
 TRACKER_FIELDS = ("title", "external_key", "tracker_url", "tracker_status")
 
 
@@ -45,6 +46,8 @@ def client_for(connection: Connection) -> Client:
     credentials = connection_credentials(connection)
     if connection.kind == TrackerKind.JIRA:
         return JiraClient(base_url=connection.base_url, email=credentials["email"], api_token=credentials["api_token"])
+    if connection.kind == TrackerKind.GITHUB:
+        return GitHubClient(base_url=connection.base_url, token=credentials["token"])
     raise NotImplementedError(f"Sync for {connection.get_kind_display()} is not available yet.")
 
 
