@@ -29,12 +29,13 @@ from integrations.services import connection_credentials
 from integrations.status_maps import map_status
 from integrations.trackers.base import PermanentTrackerError, TrackerError, TrackerItem
 from integrations.trackers.github import GitHubClient
+from integrations.trackers.gitlab import GitLabClient
 from integrations.trackers.jira import JiraClient
 from outcomes.choices import Role
 from outcomes.models import Membership, User
 
 OVERLAP = timedelta(minutes=5)
-UNSYNCED_KINDS = (TrackerKind.GITLAB, TrackerKind.LINEAR)  # clients still to come
+UNSYNCED_KINDS = (TrackerKind.LINEAR,)  # its client is still to come
 TRACKER_FIELDS = ("title", "external_key", "tracker_url", "tracker_status")
 
 
@@ -48,6 +49,8 @@ def client_for(connection: Connection) -> Client:
         return JiraClient(base_url=connection.base_url, email=credentials["email"], api_token=credentials["api_token"])
     if connection.kind == TrackerKind.GITHUB:
         return GitHubClient(base_url=connection.base_url, token=credentials["token"])
+    if connection.kind == TrackerKind.GITLAB:
+        return GitLabClient(base_url=connection.base_url, token=credentials["token"])
     raise NotImplementedError(f"Sync for {connection.get_kind_display()} is not available yet.")
 
 
