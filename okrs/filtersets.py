@@ -4,12 +4,13 @@ from datetime import date
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from config.api.filters import CompanyFilterSet
 from okrs.choices import CycleStatus, KeyResultKind, ObjectiveLevel, Status
 from okrs.models import Cycle, KeyResult, Objective
+from okrs.selectors import objective_is_stale
 from outcomes.models import Strategy, Team, User
 
 
@@ -21,10 +22,6 @@ def _text(*fields: str) -> Any:
         return queryset.filter(condition)
 
     return method
-
-
-def overdue_key_results() -> QuerySet[KeyResult]:
-    return KeyResult.objects.filter(next_checkin_due__lt=timezone.now())
 
 
 class CycleFilterSet(CompanyFilterSet):
@@ -61,8 +58,8 @@ class ObjectiveFilterSet(CompanyFilterSet):
         fields: list[str] = []
 
     def filter_stale(self, queryset: QuerySet[Objective], name: str, value: bool) -> QuerySet[Objective]:
-        overdue = Exists(overdue_key_results().filter(objective=OuterRef("pk")))
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        stale = objective_is_stale()
+        return queryset.filter(stale) if value else queryset.exclude(stale)
 
 
 class KeyResultFilterSet(CompanyFilterSet):

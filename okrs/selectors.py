@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -149,3 +149,23 @@ def _facts(kr: KeyResult, at: datetime) -> KeyResultFacts:
 def _decimal(value: object) -> Decimal | None:
     # SQLite returns aggregates of decimals as floats or strings; normalise exactly.
     return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+# --- list details --------------------------------------------------------------------
+def overdue_key_results() -> QuerySet[KeyResult]:
+    return KeyResult.objects.filter(next_checkin_due__lt=timezone.now())
+
+
+def objective_is_stale() -> Exists:
+    """True for an objective with a key result whose check-in is overdue (computed live, never cached)."""
+    return Exists(overdue_key_results().filter(objective=OuterRef("pk")))
+
+
+def objectives_for_lists(queryset: QuerySet[Objective]) -> QuerySet[Objective]:
+    """The joins, prefetches and staleness every objective list shows."""
+    return (
+        queryset.select_related("owner", "reviewer", "team")
+        .prefetch_related(Prefetch("strategies", queryset=Strategy.objects.only("id")))
+        .prefetch_related(Prefetch("business_outcomes", queryset=BusinessOutcome.objects.only("id")))
+        .annotate(stale=objective_is_stale())
+    )

@@ -14,23 +14,10 @@ from outcomes.models import APIKey, BusinessOutcome, Measurement
 from outcomes.services.api_keys import api_key_create
 from outcomes.services.business_outcomes import business_outcome_create, measurement_record
 from outcomes.services.strategy import strategy_create
+from tests.assertions import assert_invalid
 
 A = "/api/v1/companies/alpha"
 OUTCOMES = f"{A}/business-outcomes/"
-
-
-def assert_invalid(response, *fields: str) -> dict:
-    """A 400 in the one error shape, naming exactly the given fields."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["status"] == 400
-    assert body["code"] == "invalid"
-    assert body["detail"] == "Invalid input."
-    assert set(body["fields"]) == set(fields), body
-    for messages in body["fields"].values():
-        assert messages
-        assert all(isinstance(message, str) and message for message in messages)
-    return body
 
 
 def ids(response) -> list[int]:

@@ -21,6 +21,7 @@ from integrations.netsafety import validate_public_url
 from integrations.secrets import CredentialsUnreadable
 from integrations.services import connection_credentials
 from integrations.status_maps import DEFAULTS, SAMPLES, map_status, validate_map
+from tests.assertions import assert_invalid
 from tests.conftest import Cast
 
 A = "/api/v1/companies/alpha/connections/"
@@ -40,16 +41,6 @@ def jira_body(**overrides: Any) -> dict[str, Any]:
         "scope": {"jql": "project = SHOP AND issuetype = Epic"},
     }
     body.update(overrides)
-    return body
-
-
-def assert_invalid(response, *fields: str) -> dict:
-    """A 400 in the one error shape, naming exactly the given fields."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["status"] == 400
-    assert body["code"] == "invalid"
-    assert set(body["fields"]) == set(fields), body
     return body
 
 

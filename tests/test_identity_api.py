@@ -8,6 +8,7 @@ from outcomes.choices import APIKeyScope, Role
 from outcomes.models import IdentityVersion
 from outcomes.services.api_keys import api_key_create
 from outcomes.services.identity import identity_update
+from tests.assertions import assert_invalid
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
 A = "/api/v1/companies/alpha"
@@ -24,20 +25,6 @@ NEW_IDENTITY = {
     ],
     "change_note": "Vision widened after the 2026 strategy review.",
 }
-
-
-def assert_invalid(response, *fields: str) -> dict:
-    """A 400 in the one error shape, naming exactly the given fields."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["status"] == 400
-    assert body["code"] == "invalid"
-    assert body["detail"] == "Invalid input."
-    assert set(body["fields"]) == set(fields), body
-    for messages in body["fields"].values():
-        assert messages
-        assert all(isinstance(message, str) and message for message in messages)
-    return body
 
 
 def versions_of(company) -> list[tuple[int, str, str, list]]:

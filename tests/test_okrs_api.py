@@ -18,6 +18,7 @@ from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.services import check_in_record, cycle_create, key_result_create, objective_create
 from outcomes.models import APIKey, Team
 from outcomes.services.teams import team_create
+from tests.assertions import assert_invalid
 from tests.conftest import Cast
 from tests.factories import MembershipFactory, UserFactory
 
@@ -28,18 +29,6 @@ KEY_RESULTS = f"{A}/key-results/"
 BERLIN = ZoneInfo("Europe/Berlin")
 AUTH_QUERIES = 3  # session, user, membership
 ON_SQLITE = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-
-
-def assert_invalid(response, *fields: str) -> dict:
-    """A 400 in the one error shape, naming exactly the given fields."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert (body["status"], body["code"], body["detail"]) == (400, "invalid", "Invalid input.")
-    assert set(body["fields"]) == set(fields), body
-    for messages in body["fields"].values():
-        assert messages
-        assert all(isinstance(message, str) and message for message in messages)
-    return body
 
 
 def assert_forbidden(response) -> None:

@@ -10,6 +10,7 @@ import pytest
 from outcomes.choices import StrategyStatus, SwotKind
 from outcomes.models import Investment, Strategy, SwotItem
 from outcomes.services.strategy import investment_create, strategy_create, swot_item_create
+from tests.assertions import assert_invalid
 from tests.factories import UserFactory
 
 A = "/api/v1/companies/alpha"
@@ -18,20 +19,6 @@ UNADDRESSED = f"{A}/swot-items/unaddressed/"
 STRATEGIES = f"{A}/strategies/"
 INVESTMENTS = f"{A}/investments/"
 TOTALS = f"{A}/investments/totals/"
-
-
-def assert_invalid(response, *fields: str) -> dict:
-    """A 400 in the one error shape, naming exactly the given fields."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["status"] == 400
-    assert body["code"] == "invalid"
-    assert body["detail"] == "Invalid input."
-    assert set(body["fields"]) == set(fields), body
-    for messages in body["fields"].values():
-        assert messages
-        assert all(isinstance(message, str) and message for message in messages)
-    return body
 
 
 def ids(response) -> list[int]:

@@ -13,23 +13,11 @@ from outcomes.choices import APIKeyScope, Role
 from outcomes.models import APIKey, Company, Membership, Team, TeamMembership, User
 from outcomes.services.api_keys import api_key_create
 from outcomes.services.teams import team_create
+from tests.assertions import assert_invalid
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
 A = "/api/v1/companies/alpha"
 KEY_FORMAT = re.compile(r"^okr_[0-9A-Za-z]{36}$")
-
-
-def assert_invalid(response, *fields: str) -> dict:
-    """A 400 in the one error shape, naming exactly the given fields."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["status"] == 400
-    assert body["code"] == "invalid"
-    assert set(body["fields"]) == set(fields), body
-    for messages in body["fields"].values():
-        assert messages
-        assert all(isinstance(message, str) and message for message in messages)
-    return body
 
 
 def assert_error(response, status: int, code: str) -> dict:

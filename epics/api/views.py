@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef
 from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -20,8 +18,8 @@ from epics.filtersets import EpicFilterSet, OrphanFilterSet, OrphanKeyResultFilt
 from epics.models import AnticipatedOutcome, Contribution, Epic, StatusChange
 from epics.selectors import epic_trace, epics_for_lists, key_results_without_epics, objectives_without_epics
 from okrs.api.serializers import KeyResultSerializer, ObjectiveSerializer
-from okrs.filtersets import overdue_key_results
 from okrs.models import KeyResult, Objective
+from okrs.selectors import objectives_for_lists
 from outcomes.api.base import CompanyScopedViewSet, CrudMixin, ListRetrieveMixin
 from outcomes.choices import MANAGERS
 from outcomes.models import APIKey, User
@@ -333,9 +331,6 @@ class KeyResultsWithoutEpicsViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     def refine_queryset(self, queryset: Any) -> Any:
         return key_results_without_epics(queryset.select_related("owner"))
 
-    def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "now": timezone.now()}
-
 
 @extend_schema_view(
     list=extend_schema(
@@ -349,6 +344,4 @@ class ObjectivesWithoutEpicsViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     filterset_class = OrphanFilterSet
 
     def refine_queryset(self, queryset: Any) -> Any:
-        stale = Exists(overdue_key_results().filter(objective=OuterRef("pk")))
-        rows = queryset.select_related("owner", "reviewer", "team").prefetch_related("strategies", "business_outcomes")
-        return objectives_without_epics(rows.annotate(stale=stale), self.company.pk)
+        return objectives_without_epics(objectives_for_lists(queryset), self.company.pk)

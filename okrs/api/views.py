@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -18,12 +16,12 @@ from okrs import services
 from okrs.api import serializers as s
 from okrs.api.rollup import render_rollup
 from okrs.choices import CheckInSource
-from okrs.filtersets import CycleFilterSet, KeyResultFilterSet, ObjectiveFilterSet, overdue_key_results
+from okrs.filtersets import CycleFilterSet, KeyResultFilterSet, ObjectiveFilterSet
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
-from okrs.selectors import cycle_tree
+from okrs.selectors import cycle_tree, objectives_for_lists
 from outcomes.api.base import CompanyScopedViewSet, CrudMixin
 from outcomes.choices import STRATEGY_EDITORS
-from outcomes.models import APIKey, BusinessOutcome, Strategy, User
+from outcomes.models import APIKey, User
 
 
 def _person(request: Request) -> User | None:
@@ -147,13 +145,7 @@ class ObjectiveViewSet(CrudMixin, CompanyScopedViewSet):
     delete_service = staticmethod(services.objective_delete)
 
     def refine_queryset(self, queryset: Any) -> Any:
-        overdue = Exists(overdue_key_results().filter(objective=OuterRef("pk")))
-        return (
-            queryset.select_related("owner", "reviewer", "team")
-            .prefetch_related(Prefetch("strategies", queryset=Strategy.objects.only("id")))
-            .prefetch_related(Prefetch("business_outcomes", queryset=BusinessOutcome.objects.only("id")))
-            .annotate(stale=overdue)
-        )
+        return objectives_for_lists(queryset)
 
     def check_write(self, instance: Objective | None, data: dict[str, Any]) -> None:
         probe = instance or Objective(company=self.company)
@@ -218,9 +210,6 @@ class KeyResultViewSet(CrudMixin, CompanyScopedViewSet):
 
     def refine_queryset(self, queryset: Any) -> Any:
         return queryset.select_related("owner", "objective__cycle", "objective__team", "company")
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "now": timezone.now()}
 
     def check_write(self, instance: KeyResult | None, data: dict[str, Any]) -> None:
         """Members write key results they own; adding one to, or moving one to, an objective needs its rights."""

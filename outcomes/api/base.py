@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.request import Request
@@ -87,6 +88,7 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         context = super().get_serializer_context()
         access = getattr(self, "access", None)
         context["company"] = access.company if access else None
+        context["now"] = timezone.now()  # one clock reading per response: rows compare against the same time
         return context
 
     def allowed_query_params(self) -> set[str]:
