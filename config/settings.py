@@ -57,6 +57,10 @@ FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEYS", [_DEV_FIELD_KEY
 # Lifts the public-address rule for tracker and webhook URLs: only for tests against local fake trackers.
 TRACKER_ALLOW_PRIVATE_URLS = env_bool("TRACKER_ALLOW_PRIVATE_URLS", False)
 TRACKER_RETRY_BACKOFF = 0.5  # seconds: 429 and 5xx are retried after 0.5, 1, 2, 4 s (plus jitter) or Retry-After
+# A running sync whose worker has been silent this long is taken over (the worker died mid-run).
+SYNC_RUN_LEASE_SECONDS = env_int("SYNC_RUN_LEASE_SECONDS", 900, minimum=1)
+# How often a connection gets a full reconciliation (catches deletions and anything missed) instead of an increment.
+TRACKER_FULL_SYNC_HOURS = env_int("TRACKER_FULL_SYNC_HOURS", 24, minimum=1)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -306,8 +310,10 @@ SPECTACULAR_SETTINGS = {
         "EpicStatusEnum": "epics.choices.EpicStatus",
         "VerdictEnum": "epics.choices.Verdict",
         "ChangeSourceEnum": "epics.choices.ChangeSource",
+        "TrackerAbsenceEnum": "epics.choices.TrackerAbsence",
         "TrackerKindEnum": "integrations.choices.TrackerKind",
         "SyncRunStatusEnum": "integrations.choices.SyncRunStatus",
+        "DeliveryStatusEnum": "integrations.choices.DeliveryStatus",
     },
 }
 

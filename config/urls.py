@@ -21,6 +21,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", ApiRootView.as_view(), name="api-root"),
     path("health/", HealthView.as_view(), name="health"),
     *outcomes_urls.urlpatterns,
+    *integrations_urls.urlpatterns,
     path("companies/<slug:company_slug>/", include(company_routes)),
 ]
 

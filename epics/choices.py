@@ -24,6 +24,14 @@ class ChangeSource(models.TextChoices):
     WEBHOOK = "webhook", "Tracker webhook"
 
 
+class TrackerAbsence(models.TextChoices):
+    """Why a synced epic is no longer among the tracker's items in scope. It is kept, never dropped."""
+
+    NOT_LISTED = "not_listed", "Not listed by the last full reconciliation (deleted, moved or out of scope)"
+    DELETED = "deleted", "Deleted in the tracker"
+    MOVED = "moved", "Moved out of the connection's scope"
+
+
 class ReviewState(models.TextChoices):
     """Stored states. A pending review shows as pending, due or overdue depending on the time."""
 

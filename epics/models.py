@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from epics.choices import ChangeSource, EpicStatus, ReviewState, Verdict, WorkType
+from epics.choices import ChangeSource, EpicStatus, ReviewState, TrackerAbsence, Verdict, WorkType
 from okrs.models import KeyResult
 from outcomes.choices import Direction
 from outcomes.currencies import validate_currency
@@ -38,6 +38,13 @@ class Epic(models.Model):
     external_key = models.CharField(max_length=200, blank=True, help_text="The tracker's key, e.g. SHOP-42.")
     tracker_status = models.CharField(max_length=100, blank=True, help_text="The tracker's own status text.")
     tracker_url = models.URLField(max_length=500, blank=True)
+    tracker_missing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Since when the tracker no longer lists it; null while it does.",
+    )
+    tracker_missing_reason = models.CharField(max_length=10, choices=TrackerAbsence.choices, blank=True, editable=False)
     cost_estimate = models.DecimalField(
         max_digits=15, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
     )

@@ -246,23 +246,54 @@ def _record_change(
     )
 
 
-def _apply_status(epic: Epic, from_status: str, to_status: str, at: datetime) -> None:
+OPEN_REVIEW, CANCEL_REVIEWS = "open_review", "cancel_reviews"
+
+
+def status_effects(epic: Epic, from_status: str, to_status: str, at: datetime) -> str | None:
+    """Set the status and its dates on the epic (in memory) and say what happens to its reviews.
+
+    Delivery opens a review (``OPEN_REVIEW``); leaving done cancels the pending one
+    (``CANCEL_REVIEWS``). The caller saves and applies the review change, one epic or many at once.
+    """
     epic.status = to_status
     if to_status in {EpicStatus.IN_PROGRESS, EpicStatus.DONE} and epic.started_at is None:
         epic.started_at = at
     if to_status == EpicStatus.DONE:
         epic.done_at = at
-        _open_review(epic, at)
-    elif from_status == EpicStatus.DONE:
+        return OPEN_REVIEW
+    if from_status == EpicStatus.DONE:
         epic.done_at = None
-        epic.reviews.filter(state=ReviewState.PENDING).update(state=ReviewState.CANCELLED, closed_at=timezone.now())
+        return CANCEL_REVIEWS
+    return None
+
+
+def _apply_status(epic: Epic, from_status: str, to_status: str, at: datetime) -> None:
+    effect = status_effects(epic, from_status, to_status, at)
+    if effect == OPEN_REVIEW:
+        _open_review(epic, at)
+    elif effect == CANCEL_REVIEWS:
+        cancel_pending_reviews([epic.pk])
     epic.save(update_fields=["status", "started_at", "done_at", "updated"])
 
 
+def cancel_pending_reviews(epic_ids: Iterable[int]) -> None:
+    OutcomeReview.objects.filter(epic_id__in=list(epic_ids), state=ReviewState.PENDING).update(
+        state=ReviewState.CANCELLED, closed_at=timezone.now()
+    )
+
+
 def _open_review(epic: Epic, done_at: datetime) -> OutcomeReview:
-    windows = SuccessMetric.objects.filter(anticipated_outcome__epic=epic).values_list("window_days", flat=True)
-    days = max(windows, default=DEFAULT_WINDOW_DAYS)
-    return OutcomeReview.objects.create(epic=epic, done_at=done_at, due_at=done_at + timedelta(days=days))
+    return OutcomeReview.objects.create(epic=epic, done_at=done_at, due_at=review_due(done_at, window_days(epic.pk)))
+
+
+def window_days(epic_id: int) -> int:
+    """The longest measurement window of the epic's success metrics (the default without metrics)."""
+    windows = SuccessMetric.objects.filter(anticipated_outcome__epic_id=epic_id).values_list("window_days", flat=True)
+    return max(windows, default=DEFAULT_WINDOW_DAYS)
+
+
+def review_due(done_at: datetime, days: int) -> datetime:
+    return done_at + timedelta(days=days)
 
 
 def live_review(epic: Epic) -> OutcomeReview | None:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from integrations.models import Connection, SyncRun
+from integrations.models import Connection, SyncRun, WebhookDelivery
 from outcomes.admin import HTTPS_LINKS
 
 
@@ -16,7 +16,7 @@ class ConnectionAdmin(SimpleHistoryAdmin):
     list_filter = ["kind", "enabled", "needs_attention", "company"]
     search_fields = ["name", "base_url", "company__name"]
     list_select_related = ["company"]
-    exclude = ["credentials_encrypted"]
+    exclude = ["credentials_encrypted", "webhook_secret_encrypted"]
     formfield_overrides = HTTPS_LINKS
     readonly_fields = [
         "credential_hint",
@@ -48,6 +48,23 @@ class SyncRunAdmin(admin.ModelAdmin):
     search_fields = ["connection__name", "error"]
     list_select_related = ["connection"]
     date_hierarchy = "queued_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Deliveries are records of what trackers sent: read-only (replay them through the API)."""
+
+    list_display = ["connection", "event", "action", "status", "received_at", "processed_at", "attempts"]
+    list_filter = ["status", "connection__kind", "connection__company"]
+    search_fields = ["delivery_id", "event", "connection__name", "error"]
+    list_select_related = ["connection"]
+    date_hierarchy = "received_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -32,3 +32,19 @@ class SyncRunStatus(models.TextChoices):
 
 
 ACTIVE_RUN_STATES = (SyncRunStatus.QUEUED, SyncRunStatus.RUNNING)
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received, waiting to be processed"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored: not about an epic in scope"
+    FAILED = "failed", "Failed: the tracker could not be read"
+
+
+# The header that carries each tracker's delivery id, the same on every retry of one delivery.
+DELIVERY_ID_HEADERS: dict[str, tuple[str, ...]] = {
+    TrackerKind.JIRA: ("X-Atlassian-Webhook-Identifier",),
+    TrackerKind.GITHUB: ("X-GitHub-Delivery",),
+    TrackerKind.GITLAB: ("Idempotency-Key", "X-Gitlab-Event-UUID"),
+    TrackerKind.LINEAR: ("Linear-Delivery",),
+}

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
+from epics.models import Epic
+from integrations.choices import ACTIVE_RUN_STATES, DeliveryStatus, SyncRunStatus, TrackerKind
 from outcomes.models import Company, CompanyOwnedQuerySet
 from outcomes.models.base import INT32_MAX, audit_history
 
@@ -23,6 +24,7 @@ class Connection(models.Model):
     credentials_encrypted = models.TextField(blank=True, editable=False)
     credential_hint = models.CharField(max_length=12, blank=True, editable=False)
     credentials_updated = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     scope = models.JSONField(default=dict, blank=True, help_text="What counts as an epic, per tracker.")
     status_map = models.JSONField(
         default=list, blank=True, help_text="Ordered rules from tracker signals to our status."
@@ -47,7 +49,7 @@ class Connection(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     objects = CompanyOwnedQuerySet["Connection"].as_manager()
-    history = audit_history(excluded_fields=["credentials_encrypted"])
+    history = audit_history(excluded_fields=["credentials_encrypted", "webhook_secret_encrypted"])
 
     class Meta:
         ordering = ["name", "id"]
@@ -80,7 +82,14 @@ class SyncRun(models.Model):
     updated = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
     unchanged = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
     errors = models.PositiveIntegerField(default=0, validators=[INT32_MAX])
+    marked_missing = models.PositiveIntegerField(
+        default=0, validators=[INT32_MAX], help_text="Epics a full run no longer found in the tracker's scope."
+    )
     error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="The worker's last sign of life; a silent running run is taken over."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
 
     objects = SyncRunQuerySet.as_manager()
 
@@ -94,3 +103,37 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection} sync {self.status}"
+
+
+class WebhookDeliveryQuerySet(CompanyOwnedQuerySet["WebhookDelivery"]):
+    company_path = "connection__company"
+
+
+class WebhookDelivery(models.Model):
+    """A signed webhook the tracker sent: stored once per delivery id, then processed by a task.
+
+    The body is a hint: processing re-reads the item from the tracker before changing anything.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    delivery_id = models.CharField(max_length=200, help_text="The tracker's id for the delivery (same on retries).")
+    event = models.CharField(max_length=100, blank=True, help_text="The tracker's event name.")
+    action = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
+    detail = models.CharField(max_length=500, blank=True, help_text="What processing did, or why it did nothing.")
+    error = models.TextField(blank=True)
+    epic = models.ForeignKey(Epic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["connection", "delivery_id"], name="webhook_delivery_once")]
+        indexes = [models.Index(fields=["connection", "status"], name="webhook_delivery_status")]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.event or 'delivery'} {self.delivery_id}"

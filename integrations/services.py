@@ -21,17 +21,26 @@ FIELDS = ("name", "kind", "base_url", "scope", "status_map", "default_owner", "s
 
 
 @transaction.atomic
-def connection_create(*, company: Company, credentials: dict[str, str] | None = None, **fields: Any) -> Connection:
+def connection_create(
+    *, company: Company, credentials: dict[str, str] | None = None, webhook_secret: str | None = None, **fields: Any
+) -> Connection:
     connection = Connection(company=company)
     fields.setdefault("base_url", DEFAULT_BASE_URLS.get(fields.get("kind", ""), ""))
-    return connection_update(connection=connection, credentials=credentials, **fields)
+    return connection_update(connection=connection, credentials=credentials, webhook_secret=webhook_secret, **fields)
 
 
 @transaction.atomic
 def connection_update(
-    *, connection: Connection, credentials: dict[str, str] | None = None, **changes: Any
+    *,
+    connection: Connection,
+    credentials: dict[str, str] | None = None,
+    webhook_secret: str | None = None,
+    **changes: Any,
 ) -> Connection:
-    """Change a connection. New credentials replace the old ones whole; leaving them out keeps them."""
+    """Change a connection. New credentials replace the old ones whole; leaving them out keeps them.
+
+    The webhook secret is what the tracker signs deliveries with; an empty one turns webhooks off.
+    """
     if connection.pk and "kind" in changes and changes["kind"] != connection.kind:
         raise ValidationError({"kind": "A connection keeps its tracker; create a new one instead."})
     apply_changes(connection, FIELDS, changes)
@@ -50,6 +59,8 @@ def connection_update(
         _store_credentials(connection, credentials)
     elif not connection.credentials_encrypted:
         raise ValidationError({"credentials": "Required for a new connection."})
+    if webhook_secret is not None:
+        _store_webhook_secret(connection, webhook_secret.strip())
     connection.full_clean(exclude=["credentials_encrypted"])
     connection.save()
     return connection
@@ -69,6 +80,15 @@ def _store_credentials(connection: Connection, credentials: dict[str, str]) -> N
     connection.credentials_updated = timezone.now()
 
 
+MIN_WEBHOOK_SECRET = 16
+
+
+def _store_webhook_secret(connection: Connection, secret: str) -> None:
+    if secret and len(secret) < MIN_WEBHOOK_SECRET:
+        raise ValidationError({"webhook_secret": f"At least {MIN_WEBHOOK_SECRET} characters, or empty to turn off."})
+    connection.webhook_secret_encrypted = secrets.encrypt({"secret": secret}) if secret else ""
+
+
 def connection_credentials(connection: Connection) -> dict[str, str]:
     """The plaintext credentials, for the client that calls the tracker; nothing else should ask."""
     return {key: str(value) for key, value in secrets.decrypt(connection.credentials_encrypted).items()}
@@ -86,7 +106,7 @@ class Rotation:
 
 
 def rotate_credentials(*, batch_size: int = 200, after_pk: int = 0) -> Rotation:
-    """Re-encrypt every stored credential under the newest key, in batches by id. Safe to run again.
+    """Re-encrypt every stored credential and webhook secret under the newest key, in batches by id. Safe to re-run.
 
     A credential no configured key can read is skipped and reported (its connection needs new
     credentials); the rest are still rotated.
@@ -94,16 +114,21 @@ def rotate_credentials(*, batch_size: int = 200, after_pk: int = 0) -> Rotation:
     outcome = Rotation()
     while True:
         batch = list(
-            Connection.objects.filter(pk__gt=after_pk).exclude(credentials_encrypted="").order_by("pk")[:batch_size]
+            Connection.objects.filter(pk__gt=after_pk)
+            .exclude(credentials_encrypted="", webhook_secret_encrypted="")
+            .order_by("pk")[:batch_size]
         )
         if not batch:
             return outcome
         for connection in batch:
             try:
-                token = secrets.rotate(connection.credentials_encrypted)
+                tokens = {
+                    name: secrets.rotate(getattr(connection, name))
+                    for name in ("credentials_encrypted", "webhook_secret_encrypted")
+                }
             except secrets.CredentialsUnreadable:
                 outcome.unreadable.append(connection.pk)
                 continue
-            Connection.objects.filter(pk=connection.pk).update(credentials_encrypted=token)
+            Connection.objects.filter(pk=connection.pk).update(**tokens)
             outcome.rotated += 1
         after_pk = batch[-1].pk

@@ -4,25 +4,28 @@
 2. ``sync_run`` claims the run with a conditional update, so two workers never run it twice.
 3. Incremental runs ask for items updated since the start of the last successful run minus an
    overlap; a full run asks for everything. The cursor only moves when a run succeeds.
-4. Each page is applied in its own transaction: a failure keeps what earlier pages applied.
-5. Items become epics keyed by (connection, tracker id); a status change becomes a status-history
-   row (source ``sync``) with the tracker's timestamp, and an event older than the newest applied
-   changes nothing.
+4. Each page is applied in its own transaction, in bulk (``epics.tracking``): a failure keeps what
+   earlier pages applied. Items become epics keyed by (connection, tracker id); a status change
+   becomes a status-history row with the tracker's timestamp; an older event changes nothing.
+5. A full run (the dispatcher makes one every ``TRACKER_FULL_SYNC_HOURS``) ends by marking the
+   epics the tracker no longer lists.
+6. A running run whose worker went silent past ``SYNC_RUN_LEASE_SECONDS`` is taken over by a
+   redelivered task, or failed by the dispatcher so that the next run converges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from epics.choices import ChangeSource, EpicStatus
-from epics.models import Epic
-from epics.services import epic_create, epic_transition
+from epics.choices import ChangeSource
+from epics.tracking import Applied, TrackedItem, tracked_epics_apply, tracked_epics_mark_missing
 from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from integrations.models import Connection, SyncRun
 from integrations.services import connection_credentials
@@ -31,16 +34,18 @@ from integrations.trackers.base import PermanentTrackerError, TrackerError, Trac
 from integrations.trackers.github import GitHubClient
 from integrations.trackers.gitlab import GitLabClient
 from integrations.trackers.jira import JiraClient
+from integrations.trackers.linear import LinearClient
 from outcomes.choices import Role
 from outcomes.models import Membership, User
 
 OVERLAP = timedelta(minutes=5)
-UNSYNCED_KINDS = (TrackerKind.LINEAR,)  # its client is still to come
-TRACKER_FIELDS = ("title", "external_key", "tracker_url", "tracker_status")
+SUCCEEDED = SyncRunStatus.SUCCEEDED
 
 
 class Client(Protocol):
     def epics(self, *, scope: dict[str, Any], updated_since: datetime | None = None) -> Iterator[list[TrackerItem]]: ...
+
+    def fetch_item(self, *, scope: dict[str, Any], ref: str) -> TrackerItem | None: ...
 
 
 def client_for(connection: Connection) -> Client:
@@ -51,7 +56,9 @@ def client_for(connection: Connection) -> Client:
         return GitHubClient(base_url=connection.base_url, token=credentials["token"])
     if connection.kind == TrackerKind.GITLAB:
         return GitLabClient(base_url=connection.base_url, token=credentials["token"])
-    raise NotImplementedError(f"Sync for {connection.get_kind_display()} is not available yet.")
+    if connection.kind == TrackerKind.LINEAR:
+        return LinearClient(base_url=connection.base_url, api_key=credentials["api_key"])
+    raise ValueError(f"No client for trackers of kind {connection.kind!r}.")
 
 
 def sync_request(*, connection: Connection, full: bool = False) -> tuple[SyncRun, bool]:
@@ -70,6 +77,18 @@ def sync_request(*, connection: Connection, full: bool = False) -> tuple[SyncRun
     return run, True
 
 
+def sync_inline(
+    *, connection: Connection, full: bool = False, on_page: Callable[[SyncRun], None] | None = None
+) -> SyncRun | None:
+    """Perform a run in this process (the ``sync_trackers`` command); None while another run is active."""
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(connection=connection, full=full)
+    except IntegrityError:
+        return None
+    return sync_run(run.pk, on_page=on_page)
+
+
 def _cursor(connection: Connection) -> datetime | None:
     last = (
         connection.sync_runs.filter(status=SyncRunStatus.SUCCEEDED)
@@ -80,26 +99,82 @@ def _cursor(connection: Connection) -> datetime | None:
     return None if last is None or last.started_at is None else last.started_at - OVERLAP
 
 
-def sync_run(run_id: int, *, client: Client | None = None) -> SyncRun:
-    """Claim and perform a queued run. A run someone else claimed is returned untouched."""
+def _lease_expired(now: datetime) -> Q:
+    return Q(status=SyncRunStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.SYNC_RUN_LEASE_SECONDS))
+
+
+def sync_run(run_id: int, *, client: Client | None = None, on_page: Callable[[SyncRun], None] | None = None) -> SyncRun:
+    """Claim and perform a run. A run someone else holds is returned untouched.
+
+    A queued run is claimed with a conditional update. So is a running one whose worker has been
+    silent for longer than the lease (it died mid-run): the run starts over from the same cursor, and
+    since applying an item twice changes nothing, it converges.
+    """
     now = timezone.now()
-    if not SyncRun.objects.filter(pk=run_id, status=SyncRunStatus.QUEUED).update(
-        status=SyncRunStatus.RUNNING, started_at=now
-    ):
+    claimed = SyncRun.objects.filter(Q(status=SyncRunStatus.QUEUED) | _lease_expired(now), pk=run_id).update(
+        status=SyncRunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
         return SyncRun.objects.get(pk=run_id)
     run = SyncRun.objects.select_related("connection__company", "connection__default_owner").get(pk=run_id)
     connection = run.connection
     run.updated_since = None if run.full else _cursor(connection)
+    run.fetched = run.created = run.updated = run.unchanged = run.errors = run.marked_missing = 0
+    seen: set[str] = set()
     pages_applied = 0
     try:
         for page in (client or client_for(connection)).epics(scope=connection.scope, updated_since=run.updated_since):
-            with transaction.atomic():
-                _apply_page(connection, page, run)
+            applied = apply_items(connection, page)
+            run.fetched += len(page)
+            run.created += applied.created
+            run.updated += applied.updated
+            run.unchanged += applied.unchanged
+            if run.full:
+                seen.update(item.external_id for item in page)
             pages_applied += 1
-            run.save(update_fields=["fetched", "created", "updated", "unchanged", "errors", "updated_since"])
+            run.heartbeat_at = timezone.now()
+            run.save(update_fields=[*COUNTS, "updated_since", "heartbeat_at"])
+            if on_page is not None:
+                on_page(run)
     except TrackerError as error:
         return _finish_failed(run, connection, error, partial=pages_applied > 0)
+    if run.full:
+        run.marked_missing = tracked_epics_mark_missing(
+            company=connection.company, connection_id=connection.pk, keep=seen
+        )
     return _finish_succeeded(run, connection)
+
+
+COUNTS = ("fetched", "created", "updated", "unchanged", "errors", "marked_missing")
+
+
+def apply_items(connection: Connection, items: Sequence[TrackerItem], *, source: str = ChangeSource.SYNC) -> Applied:
+    """Map a batch of tracker items to our statuses and owners, then write them in one transaction."""
+    owners = _owners(connection, items)
+    fallback: list[User] = []
+
+    def owner_of(item: TrackerItem) -> User:
+        person = owners.get(item.assignee_email.lower())
+        if person is not None:
+            return person
+        if not fallback:
+            fallback.append(_fallback_owner(connection))
+        return fallback[0]
+
+    tracked = [
+        TrackedItem(
+            external_id=item.external_id,
+            key=item.key,
+            title=item.title,
+            url=item.url,
+            status_text=item.status_text,
+            status=map_status(connection.status_map, item.signals)[0],
+            at=item.status_timestamp,
+            owner=owner_of(item),
+        )
+        for item in items
+    ]
+    return tracked_epics_apply(company=connection.company, connection_id=connection.pk, items=tracked, source=source)
 
 
 def _finish_succeeded(run: SyncRun, connection: Connection) -> SyncRun:
@@ -123,25 +198,8 @@ def _finish_failed(run: SyncRun, connection: Connection, error: TrackerError, *,
     return run
 
 
-def _apply_page(connection: Connection, items: Iterable[TrackerItem], run: SyncRun) -> None:
-    items = list(items)
-    known = {
-        epic.external_id: epic
-        for epic in Epic.objects.filter(
-            company=connection.company,
-            tracker_connection_id=connection.pk,
-            external_id__in=[i.external_id for i in items],
-        )
-    }
-    owners = _owners(connection, items)
-    for item in items:
-        run.fetched += 1
-        outcome = _apply_item(connection, item, known.get(item.external_id), owners)
-        setattr(run, outcome, getattr(run, outcome) + 1)
-
-
-def _owners(connection: Connection, items: list[TrackerItem]) -> dict[str, User]:
-    """Members by e-mail for the page's assignees (one query)."""
+def _owners(connection: Connection, items: Sequence[TrackerItem]) -> dict[str, User]:
+    """Members by e-mail for the batch's assignees (one query)."""
     emails = {item.assignee_email.lower() for item in items if item.assignee_email}
     people = User.objects.for_company(connection.company).filter(email__in=emails) if emails else []
     return {person.email.lower(): person for person in people}
@@ -155,43 +213,17 @@ def _fallback_owner(connection: Connection) -> User:
     return owner.user
 
 
-def _apply_item(connection: Connection, item: TrackerItem, epic: Epic | None, owners: dict[str, User]) -> str:
-    status, _ = map_status(connection.status_map, item.signals)
-    fields = {
-        "title": item.title,
-        "external_key": item.key,
-        "tracker_url": item.url,
-        "tracker_status": item.status_text,
-    }
-    if epic is None:
-        owner = owners.get(item.assignee_email.lower()) or _fallback_owner(connection)
-        epic = epic_create(
-            company=connection.company,
-            owner=owner,
-            source=ChangeSource.SYNC,
-            title=item.title,
-            external_key=item.key,
-            tracker_url=item.url,
-            tracker={
-                "tracker_connection_id": connection.pk,
-                "external_id": item.external_id,
-                "tracker_status": item.status_text,
-            },
-        )
-        if status is not None and status != EpicStatus.PROPOSED:
-            epic_transition(epic=epic, to_status=status, source=ChangeSource.SYNC, tracker_timestamp=item.updated_at)
-        return "created"
-    changed = any(getattr(epic, name) != value for name, value in fields.items())
-    if changed:
-        for name, value in fields.items():
-            setattr(epic, name, value)
-        epic.save(update_fields=[*TRACKER_FIELDS, "updated"])
-    moved = None
-    if status is not None:  # unknown statuses leave the epic as it is
-        moved = epic_transition(
-            epic=epic, to_status=status, source=ChangeSource.SYNC, tracker_timestamp=item.updated_at
-        )
-    return "updated" if changed or moved is not None else "unchanged"
+def abandon_silent_runs(now: datetime | None = None) -> int:
+    """Fail running runs whose worker went silent past the lease, so their connections can sync again.
+
+    Whatever pages they applied stay; the cursor did not move, so the next run reads them again.
+    """
+    now = now or timezone.now()
+    return SyncRun.objects.filter(_lease_expired(now)).update(
+        status=SyncRunStatus.FAILED,
+        finished_at=now,
+        error="The worker stopped during the run; the next run starts from the last successful one.",
+    )
 
 
 def due_connections(now: datetime | None = None) -> list[Connection]:
@@ -199,9 +231,13 @@ def due_connections(now: datetime | None = None) -> list[Connection]:
     now = now or timezone.now()
     candidates = (
         Connection.objects.filter(enabled=True, needs_attention=False)
-        .exclude(kind__in=UNSYNCED_KINDS)
         .exclude(sync_runs__status__in=ACTIVE_RUN_STATES)
-        .annotate(last_queued=Max("sync_runs__queued_at"))
+        .annotate(
+            last_queued=Max("sync_runs__queued_at"),
+            last_full=Max(
+                "sync_runs__started_at", filter=Q(sync_runs__full=True, sync_runs__status=SyncRunStatus.SUCCEEDED)
+            ),
+        )
     )
     return [
         c
@@ -210,10 +246,21 @@ def due_connections(now: datetime | None = None) -> list[Connection]:
     ]
 
 
+def needs_full_run(connection: Connection, now: datetime) -> bool:
+    """True when the connection's last successful full run is older than the reconciliation period."""
+    last_full: datetime | None = getattr(connection, "last_full", None)
+    return last_full is None or last_full + timedelta(hours=settings.TRACKER_FULL_SYNC_HOURS) <= now
+
+
 def dispatch_due_syncs() -> int:
-    """Queue a run for every due connection. Running it twice queues nothing twice (one active run each)."""
+    """Queue a run for every due connection (a full one when reconciliation is due).
+
+    Silent runs are failed first. Running it twice queues nothing twice (one active run each).
+    """
+    now = timezone.now()
+    abandon_silent_runs(now)
     queued = 0
-    for connection in due_connections():
-        _, created = sync_request(connection=connection)
+    for connection in due_connections(now):
+        _, created = sync_request(connection=connection, full=needs_full_run(connection, now))
         queued += created
     return queued

@@ -16,7 +16,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
 from epics.models import Epic
-from integrations.models import Connection, SyncRun
+from integrations.models import Connection, SyncRun, WebhookDelivery
 from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
@@ -98,6 +98,7 @@ ROUTE_TARGETS: dict[str, str] = {
 STRATEGIC_MODELS: dict[type, str] = {
     Connection: "connection",
     SyncRun: "sync_run",
+    WebhookDelivery: "webhook_delivery",
     Cycle: "cycle",
     Epic: "epic",
     Objective: "team_objective",
@@ -220,6 +221,8 @@ def url_for(route: Route, cast: Cast, company: str = "a", ids_of: str | None = N
             values[name] = cast.of(ids_of)["key_result"].pk
         elif name == "day":
             values[name] = "2026-10-15"
+        elif name == "connection_id":
+            values[name] = cast.of(ids_of)["connection"].pk
         else:
             raise KeyError(f"No test value for URL argument {name!r} of {route}")
     return reverse(route.name, kwargs=values)
@@ -440,6 +443,7 @@ FOREIGN_ID_FILTERS: dict[str, Callable[[Cast], dict[str, Any]]] = {
     },
     "v1:key-results-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
     "v1:sync-run-list": lambda c: {"connection_id": c.strategic_a["connection"].pk},
+    "v1:webhook-delivery-list": lambda c: {"connection_id": c.strategic_a["connection"].pk},
     "v1:objectives-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
     "v1:key-result-list": lambda c: {
         "objective_id": c.strategic_a["team_objective"].pk,

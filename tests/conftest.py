@@ -206,6 +206,8 @@ def build_cast() -> Cast:
     strategic_b["connection"] = _connection(b, "bravo", owner_b)
     strategic_a["sync_run"] = strategic_a["connection"].sync_runs.get()
     strategic_b["sync_run"] = strategic_b["connection"].sync_runs.get()
+    strategic_a["webhook_delivery"] = strategic_a["connection"].webhook_deliveries.get()
+    strategic_b["webhook_delivery"] = strategic_b["connection"].webhook_deliveries.get()
     return Cast(
         company_a=a,
         company_b=b,
@@ -411,4 +413,12 @@ def _connection(company: Company, name: str, owner: User) -> Any:
     )
     now = timezone.now()
     connection.sync_runs.create(status="succeeded", started_at=now, finished_at=now, fetched=3)
+    connection.webhook_deliveries.create(
+        delivery_id=f"{name}-delivery-1",
+        event="jira:issue_updated",
+        payload={"webhookEvent": "jira:issue_updated", "issue": {"id": "10001", "key": f"{name.upper()}-1"}},
+        status="processed",
+        detail="Re-read from the tracker: unchanged.",
+        processed_at=now,
+    )
     return connection

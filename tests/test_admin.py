@@ -35,6 +35,7 @@ def _result(cast):
 ADDED_ONLY_THROUGH_THE_API = {
     "epics.StatusChange",  # history, added by status moves
     "integrations.SyncRun",  # records of what a sync did
+    "integrations.WebhookDelivery",  # records of what a tracker sent
     "epics.ActualResult",  # recorded through the API; corrections are new revisions
     "epics.MetricResult",
     "outcomes.APIKey",  # the API is the only place a key is shown, once
@@ -75,6 +76,7 @@ def objects(cast) -> dict[str, tuple[Model, str]]:
         "epics.Epic": (rows["epic"], "one-click pay"),
         "integrations.Connection": (rows["connection"], "Alpha Jira"),
         "integrations.SyncRun": (rows["sync_run"], "Alpha Jira"),
+        "integrations.WebhookDelivery": (rows["webhook_delivery"], "alpha-delivery-1"),
         "epics.AnticipatedOutcome": (rows["epic"].anticipated_outcome, "one-click pay"),
         "epics.SuccessMetric": (rows["done_epic_metric"], "Checkout conversion"),
         "epics.Contribution": (rows["epic"].contributions.get(), "one-click pay"),

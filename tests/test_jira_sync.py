@@ -161,7 +161,7 @@ def _page_with(page: dict[str, Any], key: str, *, category: str, status: str, up
             issue["fields"]["status"]["statusCategory"]["key"] = category
             issue["fields"]["status"]["name"] = status
             issue["fields"]["resolution"] = None
-            issue["fields"]["updated"] = updated
+            issue["fields"]["updated"] = issue["fields"]["statuscategorychangedate"] = updated
     return changed
 
 

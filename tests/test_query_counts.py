@@ -199,6 +199,12 @@ def _sync_runs(cast: Cast, n: int) -> None:
         connection.sync_runs.create(status="failed", error="x")
 
 
+def _deliveries(cast: Cast, n: int) -> None:
+    connection = cast.strategic_a["connection"]
+    for index in range(n):
+        connection.webhook_deliveries.create(delivery_id=f"budget-{index}", event="issues", payload={"n": index})
+
+
 def _history_path(cast: Cast) -> str:
     return f"/api/v1/companies/alpha/epics/{cast.strategic_a['epic'].pk}/status-history/"
 
@@ -226,6 +232,7 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:epic-list": (f"{A}/epics/", _epics, 7),  # + contributions + live reviews
     "v1:connection-list": (f"{A}/connections/", _connections, 5),
     "v1:sync-run-list": (f"{A}/sync-runs/", _sync_runs, 5),
+    "v1:webhook-delivery-list": (f"{A}/webhook-deliveries/", _deliveries, 5),
     "v1:epic-status-history": (_history_path, _status_changes, 6),  # + the epic itself
     "v1:key-results-without-epics": (f"{A}/alignment/key-results-without-epics/", _key_results, 5),
     "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 8),  # + covered ids

@@ -11,6 +11,7 @@ from __future__ import annotations
 PUBLIC = "public"  # no authentication at all
 SIGNED_IN = "signed_in"  # any person or API key, no company needed
 PEOPLE = "people"  # signed-in people only, never an API key
+SIGNATURE = "signature"  # no session or key: a signature over the request body (tracker webhooks)
 
 PUBLIC_ROUTES = {
     ("GET", "v1:me"): SIGNED_IN,

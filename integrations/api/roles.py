@@ -1,5 +1,6 @@
-"""Tracker connections are managed by owners and admins (they hold credentials)."""
+"""Tracker connections are managed by owners and admins (they hold credentials); trackers sign their webhooks."""
 
+from config.api.roles import SIGNATURE
 from outcomes.choices import MANAGERS
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[str] | str] = {
@@ -13,4 +14,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "v1:connection-sync"): MANAGERS,
     ("GET", "v1:sync-run-list"): MANAGERS,
     ("GET", "v1:sync-run-detail"): MANAGERS,
+    ("GET", "v1:webhook-delivery-list"): MANAGERS,
+    ("GET", "v1:webhook-delivery-detail"): MANAGERS,
+    ("POST", "v1:webhook-delivery-replay"): MANAGERS,
+    ("POST", "v1:webhook-receive"): SIGNATURE,
 }

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from config.api.serializers import InputSerializer
 from epics.choices import EpicStatus
-from integrations.choices import TrackerKind
-from integrations.models import Connection, SyncRun
+from integrations.choices import DeliveryStatus, TrackerKind
+from integrations.models import Connection, SyncRun, WebhookDelivery
 from outcomes.api.base import CompanyScopedRelatedField
 from outcomes.api.serializers.tenancy import UserSummarySerializer
 from outcomes.models import User
@@ -17,6 +18,8 @@ from outcomes.models import User
 class ConnectionSerializer(serializers.ModelSerializer[Connection]):
     default_owner = UserSummarySerializer(allow_null=True)
     credentials_configured = serializers.SerializerMethodField(help_text="Credentials are stored (never shown).")
+    webhook_configured = serializers.SerializerMethodField(help_text="A webhook secret is stored (never shown).")
+    webhook_url = serializers.SerializerMethodField(help_text="Where the tracker should send its webhooks.")
 
     class Meta:
         model = Connection
@@ -33,6 +36,8 @@ class ConnectionSerializer(serializers.ModelSerializer[Connection]):
             "credentials_configured",
             "credential_hint",
             "credentials_updated",
+            "webhook_configured",
+            "webhook_url",
             "last_success_at",
             "last_error_at",
             "last_error",
@@ -43,6 +48,14 @@ class ConnectionSerializer(serializers.ModelSerializer[Connection]):
 
     def get_credentials_configured(self, connection: Connection) -> bool:
         return bool(connection.credentials_encrypted)
+
+    def get_webhook_configured(self, connection: Connection) -> bool:
+        return bool(connection.webhook_secret_encrypted)
+
+    def get_webhook_url(self, connection: Connection) -> str:
+        path = reverse("v1:webhook-receive", kwargs={"connection_id": connection.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class ConnectionInputSerializer(InputSerializer):
@@ -56,6 +69,13 @@ class ConnectionInputSerializer(InputSerializer):
         required=False,
         write_only=True,
         help_text="Jira: email, api_token. GitHub, GitLab: token. Linear: api_key. Write-only; replaces the old ones.",
+    )
+    webhook_secret = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="The secret the tracker signs webhooks with (16+ characters; empty turns webhooks off). Write-only.",
     )
     scope = serializers.DictField(default=dict, help_text='What counts as an epic, e.g. Jira {"jql": "..."}.')
     status_map = serializers.ListField(
@@ -126,7 +146,10 @@ class SyncRunSerializer(serializers.ModelSerializer[SyncRun]):
             "updated",
             "unchanged",
             "errors",
+            "marked_missing",
             "error",
+            "attempts",
+            "heartbeat_at",
         ]
 
 
@@ -134,3 +157,29 @@ class SyncRequestSerializer(InputSerializer):
     full = serializers.BooleanField(
         default=False, help_text="Read everything, not only what changed since the last run."
     )
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "connection",
+            "delivery_id",
+            "event",
+            "action",
+            "status",
+            "detail",
+            "error",
+            "epic",
+            "received_at",
+            "processed_at",
+            "attempts",
+            "payload",
+        ]
+
+
+class WebhookAcceptedSerializer(serializers.Serializer[Any]):
+    delivery_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices)
+    duplicate = serializers.BooleanField(help_text="The delivery id was seen before: nothing new was queued.")

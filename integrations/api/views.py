@@ -1,19 +1,26 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.views import PublicAPIView
 from integrations import services
 from integrations.api import serializers as s
-from integrations.filtersets import SyncRunFilterSet
-from integrations.models import Connection, SyncRun
+from integrations.deliveries import delivery_receive, delivery_replay
+from integrations.filtersets import SyncRunFilterSet, WebhookDeliveryFilterSet
+from integrations.models import Connection, SyncRun, WebhookDelivery
 from integrations.status_maps import DEFAULTS, SAMPLES, map_status, validate_map
 from integrations.sync import sync_request
+from integrations.webhooks import SignatureRefused
 from outcomes.api.base import CompanyScopedViewSet, CrudMixin, ListRetrieveMixin
 
 RULES = "Credentials are encrypted at rest and never returned. The base URL must be a public https host."
@@ -100,3 +107,76 @@ class SyncRunViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     queryset = SyncRun.objects.all()
     serializer_class = s.SyncRunSerializer
     filterset_class = SyncRunFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List webhook deliveries",
+        description="Authentic deliveries from trackers, newest first: what each was about and what processing did.",
+    ),
+    retrieve=extend_schema(summary="Get a webhook delivery", description="One delivery with its payload."),
+    replay=extend_schema(
+        summary="Replay a webhook delivery",
+        description="Process the stored delivery again (202): its item is re-read from the tracker and applied.",
+        request=None,
+        responses={202: s.WebhookDeliverySerializer},
+    ),
+)
+class WebhookDeliveryViewSet(ListRetrieveMixin, CompanyScopedViewSet):
+    openapi_tag = "connections"
+    queryset = WebhookDelivery.objects.all()
+    serializer_class = s.WebhookDeliverySerializer
+    filterset_class = WebhookDeliveryFilterSet
+
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, company_slug: str, pk: str) -> Response:
+        delivery = delivery_replay(delivery=self.get_object())
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RawBodyParser(BaseParser):
+    """Leaves the body alone: signatures are checked on the exact bytes the tracker sent."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return {}
+
+
+class WebhookReceiveView(PublicAPIView):
+    """Where trackers post their webhooks. The signature is the authentication."""
+
+    openapi_tag = "webhooks"
+    authentication_classes: list[type] = []
+    throttle_classes: list[type] = []
+    parser_classes = [RawBodyParser]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Signature realm="tracker webhooks"'
+
+    @extend_schema(
+        operation_id="webhook_receive",
+        summary="Receive a tracker webhook",
+        description=(
+            "No session or API key: the tracker's signature over the raw body is the authentication — "
+            "GitHub `X-Hub-Signature-256`, Jira `X-Hub-Signature`, Linear `Linear-Signature` (and its "
+            "`webhookTimestamp` within 60 s), GitLab `X-Gitlab-Token`. A bad or missing signature is a 401 "
+            "and stores nothing. An authentic delivery is stored once per delivery id and answered 202; a "
+            "repeated delivery id is answered 200 and queues nothing. Processing re-reads the item from the "
+            "tracker; events that are not about epics are acknowledged and ignored."
+        ),
+        parameters=[OpenApiParameter("connection_id", int, OpenApiParameter.PATH)],
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={202: s.WebhookAcceptedSerializer, 200: s.WebhookAcceptedSerializer},
+    )
+    def post(self, request: Request, connection_id: int) -> Response:
+        connection = get_object_or_404(Connection, pk=connection_id)
+        try:
+            received = delivery_receive(
+                connection=connection, headers=request.headers, body=request.body, now_ms=int(time.time() * 1000)
+            )
+        except SignatureRefused as refused:
+            raise AuthenticationFailed(str(refused)) from refused
+        delivery = received.delivery
+        body = {"delivery_id": delivery.delivery_id, "status": delivery.status, "duplicate": received.duplicate}
+        return Response(body, status=status.HTTP_200_OK if received.duplicate else status.HTTP_202_ACCEPTED)

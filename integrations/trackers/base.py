@@ -27,7 +27,13 @@ class TrackerItem:
     status_text: str
     updated_at: datetime
     assignee_email: str = ""
+    status_changed_at: datetime | None = None  # when the tracker last moved its status, when it says
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status_timestamp(self) -> datetime:
+        """The time the current status holds from: the tracker's own status change, else the last update."""
+        return self.status_changed_at or self.updated_at
 
 
 class TrackerError(Exception):
@@ -79,3 +85,11 @@ def checked(response: requests.Response) -> Any:
         return response.json()
     except ValueError as error:
         raise MalformedResponse("The tracker's answer is not JSON.") from error
+
+
+def iso_time(text: Any) -> datetime:
+    """An ISO 8601 time with its zone (``Z`` included); a time without a zone is a ValueError."""
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment

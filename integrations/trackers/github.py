@@ -3,28 +3,38 @@
 API: https://docs.github.com/rest/issues/issues#list-repository-issues
 (``GET /repos/{owner}/{repo}/issues?labels=…&state=all&since=…&sort=updated&direction=asc``, paged
 by the ``Link`` header). Pull requests come back too and are skipped.
+
+Pages are requested conditionally: the page's ETag and the few fields we read are cached per
+(token, URL), and a ``304 Not Modified`` (free of GitHub's rate limit) reuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import requests
+from django.core.cache import BaseCache, cache
 
-from integrations.trackers.base import TIMEOUT, MalformedResponse, TrackerItem, checked, session
+from integrations.trackers.base import TIMEOUT, MalformedResponse, TrackerItem, checked, iso_time, session
 
 PAGE_SIZE = 100
+ETAG_TTL = 7 * 24 * 3600  # seconds a cached page may wait for its next conditional request
 NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class GitHubClient:
-    def __init__(self, *, base_url: str, token: str, http: requests.Session | None = None) -> None:
+    def __init__(
+        self, *, base_url: str, token: str, http: requests.Session | None = None, pages: BaseCache | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http or session()
+        self.pages = cache if pages is None else pages
+        self._token_digest = hashlib.sha256(token.encode()).hexdigest()
         self.http.headers.update(
             {
                 "Authorization": f"Bearer {token}",
@@ -54,12 +64,46 @@ class GitHubClient:
         query: dict[str, Any] | None = first_query
         url: str | None = f"{self.base_url}/repos/{repository}/issues"
         while url:
-            response = self.http.get(url, params=query, timeout=TIMEOUT, allow_redirects=False)
-            body = checked(response)
-            if not isinstance(body, list):
-                raise MalformedResponse("GitHub's issue list is not a list.")
-            yield [parse_issue(issue) for issue in body if not (isinstance(issue, dict) and "pull_request" in issue)]
-            url, query = self._next(response.headers.get("Link", "")), None  # the next link carries the query
+            issues, link = self._page(url, query)
+            yield [parse_issue(issue) for issue in issues]
+            url, query = self._next(link), None  # the next link carries the query
+
+    def fetch_item(self, *, scope: dict[str, Any], ref: str) -> TrackerItem | None:
+        """One issue by ``owner/name#number``; None when it is gone, moved, or no longer labelled in scope."""
+        repository, _, number = ref.partition("#")
+        in_scope = {str(r).lower() for r in scope.get("repositories", [])}
+        if not REPOSITORY.match(repository) or not number.isdigit() or repository.lower() not in in_scope:
+            return None
+        response = self.http.get(
+            f"{self.base_url}/repos/{repository}/issues/{number}", timeout=TIMEOUT, allow_redirects=False
+        )
+        if response.status_code in (301, 404, 410):  # transferred, deleted or hidden
+            return None
+        issue = checked(response)
+        if not isinstance(issue, dict) or "pull_request" in issue:
+            return None
+        item = parse_issue(issue)
+        label = str(scope.get("label") or "epic").casefold()
+        return item if label in {name.casefold() for name in item.signals["label"]} else None
+
+    def _page(self, url: str, query: dict[str, Any] | None) -> tuple[list[Any], str]:
+        """A page's issues (pull requests left out) and its Link header, from GitHub or, if unchanged, the cache."""
+        request = requests.Request("GET", url, params=query).prepare()
+        key = f"github-page:{hashlib.sha256(f'{self._token_digest} {request.url}'.encode()).hexdigest()}"
+        cached = self.pages.get(key)
+        headers = {"If-None-Match": cached["etag"]} if cached else {}
+        response = self.http.get(url, params=query, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+        if response.status_code == 304 and cached:
+            return cached["issues"], cached["link"]
+        body = checked(response)
+        if not isinstance(body, list):
+            raise MalformedResponse("GitHub's issue list is not a list.")
+        issues = [_compact(issue) for issue in body if not (isinstance(issue, dict) and "pull_request" in issue)]
+        link = response.headers.get("Link", "")
+        etag = response.headers.get("ETag")
+        if etag:
+            self.pages.set(key, {"etag": etag, "link": link, "issues": issues}, ETAG_TTL)
+        return issues, link
 
     def _next(self, link: str) -> str | None:
         match = NEXT_LINK.search(link)
@@ -69,6 +113,25 @@ class GitHubClient:
         if not nxt.startswith(self.base_url):  # never follow a link off the configured host
             raise MalformedResponse("GitHub's next-page link points to another host.")
         return nxt
+
+
+READ = ("id", "number", "title", "html_url", "state", "state_reason", "updated_at", "closed_at")
+
+
+def _compact(issue: Any) -> Any:
+    """The parts of an issue that ``parse_issue`` reads, small enough to cache a whole page."""
+    if not isinstance(issue, dict):
+        return issue
+    compact = {name: issue[name] for name in READ if name in issue}
+    labels = issue.get("labels")
+    compact["labels"] = (
+        [{"name": label.get("name")} if isinstance(label, dict) else label for label in labels]
+        if isinstance(labels, list)
+        else labels
+    )
+    assignee = issue.get("assignee")
+    compact["assignee"] = {"email": assignee.get("email")} if isinstance(assignee, dict) else assignee
+    return compact
 
 
 def parse_issue(issue: Any) -> TrackerItem:
@@ -87,8 +150,11 @@ def parse_issue(issue: Any) -> TrackerItem:
                 "label": labels,
             },
             status_text=str(issue["state"]) + (f" ({issue['state_reason']})" if issue.get("state_reason") else ""),
-            updated_at=datetime.fromisoformat(str(issue["updated_at"]).replace("Z", "+00:00")),
+            updated_at=iso_time(issue["updated_at"]),
             assignee_email=str(assignee.get("email") or ""),
+            status_changed_at=iso_time(issue["closed_at"])
+            if issue["state"] == "closed" and issue.get("closed_at")
+            else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise MalformedResponse(f"An issue in GitHub's answer cannot be read: {error!r}") from error

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import requests
 
-from integrations.trackers.base import TIMEOUT, MalformedResponse, TrackerItem, checked, session
+from integrations.trackers.base import TIMEOUT, MalformedResponse, TrackerItem, checked, iso_time, session
 
 PAGE_SIZE = 100
 
@@ -27,9 +27,7 @@ class GitLabClient:
 
     def epics(self, *, scope: dict[str, Any], updated_since: datetime | None = None) -> Iterator[list[TrackerItem]]:
         """Pages of the group's epics (and its subgroups'), oldest update first."""
-        group = str(scope.get("group") or "").strip()
-        if not group:
-            raise MalformedResponse('The scope names no group: {"group": "<id or path>"}.')
+        group = self._group(scope)
         query: dict[str, Any] = {
             "state": "all",
             "order_by": "updated_at",
@@ -39,7 +37,7 @@ class GitLabClient:
         }
         if updated_since is not None:
             query["updated_after"] = updated_since.isoformat()
-        url = f"{self.base_url}/api/v4/groups/{quote(group, safe='')}/epics"
+        url = f"{self.base_url}/api/v4/groups/{group}/epics"
         while True:
             response = self.http.get(url, params=query, timeout=TIMEOUT, allow_redirects=False)
             body = checked(response)
@@ -50,6 +48,24 @@ class GitLabClient:
             if not next_page.isdigit():
                 return
             query["page"] = int(next_page)
+
+    def fetch_item(self, *, scope: dict[str, Any], ref: str) -> TrackerItem | None:
+        """One of the group's epics by its iid; None when it is gone or belongs elsewhere."""
+        if not ref.isdigit():
+            return None
+        response = self.http.get(
+            f"{self.base_url}/api/v4/groups/{self._group(scope)}/epics/{ref}", timeout=TIMEOUT, allow_redirects=False
+        )
+        if response.status_code in (301, 404, 410):
+            return None
+        return parse_epic(checked(response))
+
+    @staticmethod
+    def _group(scope: dict[str, Any]) -> str:
+        group = str(scope.get("group") or "").strip()
+        if not group:
+            raise MalformedResponse('The scope names no group: {"group": "<id or path>"}.')
+        return quote(group, safe="")
 
 
 def parse_epic(epic: Any) -> TrackerItem:
@@ -63,7 +79,10 @@ def parse_epic(epic: Any) -> TrackerItem:
             url=str(epic["web_url"]),
             signals={"state": str(epic["state"]), "label": labels},
             status_text=str(epic["state"]),
-            updated_at=datetime.fromisoformat(str(epic["updated_at"]).replace("Z", "+00:00")),
+            updated_at=iso_time(epic["updated_at"]),
+            status_changed_at=iso_time(epic["closed_at"])
+            if epic["state"] == "closed" and epic.get("closed_at")
+            else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise MalformedResponse(f"An epic in GitLab's answer cannot be read: {error!r}") from error

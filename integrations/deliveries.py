@@ -1,0 +1,141 @@
+"""Webhook deliveries: stored once when authentic, then processed by a task that re-reads the item.
+
+A delivery only says *something happened to this item*. Processing asks the tracker for the
+item's current state and applies it the way a sync does, so stale, repeated or out-of-order
+deliveries cannot move an epic backwards. A delivery saying an item was deleted or moved
+marks the epic, which stays with its history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from epics.choices import ChangeSource, TrackerAbsence
+from epics.models import Epic
+from epics.tracking import tracked_epics_mark_missing
+from integrations import secrets, webhooks
+from integrations.choices import DeliveryStatus
+from integrations.models import Connection, WebhookDelivery
+from integrations.sync import Client, apply_items, client_for
+from integrations.trackers.base import TrackerError
+
+
+@dataclass(frozen=True)
+class Received:
+    delivery: WebhookDelivery
+    duplicate: bool
+
+
+def webhook_secret(connection: Connection) -> str:
+    return str(secrets.decrypt(connection.webhook_secret_encrypted).get("secret", ""))
+
+
+def delivery_receive(*, connection: Connection, headers: Mapping[str, str], body: bytes, now_ms: int) -> Received:
+    """Store an authentic delivery once (raises SignatureRefused otherwise) and queue its processing.
+
+    A delivery id seen before is a retry or a replay: the stored delivery is returned, nothing queued.
+    """
+    webhooks.verify(connection.kind, webhook_secret(connection), headers, body, now_ms=now_ms)
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        payload = None
+    event, action = webhooks.event_name(connection.kind, headers, payload)
+    fields: dict[str, Any] = {"event": event, "action": action, "payload": payload if payload is not None else {}}
+    if payload is None:
+        fields |= {"status": DeliveryStatus.IGNORED, "detail": "The body is not JSON."}
+    elif not connection.enabled:
+        fields |= {"status": DeliveryStatus.IGNORED, "detail": "The connection is disabled."}
+    identifier = webhooks.delivery_id(connection.kind, headers, body)
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(connection=connection, delivery_id=identifier, **fields)
+    except IntegrityError:
+        return Received(WebhookDelivery.objects.get(connection=connection, delivery_id=identifier), duplicate=True)
+    if delivery.status == DeliveryStatus.RECEIVED:
+        _queue(delivery)
+    return Received(delivery, duplicate=False)
+
+
+def _queue(delivery: WebhookDelivery) -> None:
+    from integrations.tasks import process_delivery_task  # the task module imports this one
+
+    transaction.on_commit(lambda: process_delivery_task.delay(delivery.pk))
+
+
+@transaction.atomic
+def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Process a stored delivery again (after fixing the connection, say). Its item is re-read as usual."""
+    delivery.status, delivery.detail, delivery.error, delivery.processed_at = DeliveryStatus.RECEIVED, "", "", None
+    delivery.save(update_fields=["status", "detail", "error", "processed_at"])
+    _queue(delivery)
+    return delivery
+
+
+def delivery_process(delivery_pk: int, *, client: Client | None = None) -> WebhookDelivery:
+    """Act on a received delivery: re-read its item from the tracker and apply it, or mark it gone.
+
+    Deliveries already processed or ignored are left alone, so a redelivered task does nothing.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update()
+            .select_related("connection__company", "connection__default_owner")
+            .get(pk=delivery_pk)
+        )
+        if delivery.status != DeliveryStatus.RECEIVED:
+            return delivery
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    connection = delivery.connection
+    hint = webhooks.read(connection.kind, delivery.event, delivery.payload)
+    try:
+        status, detail, epic = _act(connection, hint, client)
+    except TrackerError as error:
+        status, detail, epic = DeliveryStatus.FAILED, "", None
+        delivery.error = str(error)
+    delivery.status, delivery.detail, delivery.epic = status, detail[:500], epic
+    delivery.processed_at = timezone.now()
+    delivery.save(update_fields=["status", "detail", "epic", "error", "processed_at"])
+    return delivery
+
+
+def _act(connection: Connection, hint: webhooks.Hint, client: Client | None) -> tuple[str, str, Epic | None]:
+    if hint.ignore:
+        return DeliveryStatus.IGNORED, hint.ignore, None
+    known = _known(connection, hint.external_id)
+    if hint.gone:
+        if known is None:
+            return DeliveryStatus.IGNORED, "The item is not one of our epics.", None
+        _mark(connection, known, hint.gone)
+        return DeliveryStatus.PROCESSED, f"Marked {hint.gone}.", known
+    item = (client or client_for(connection)).fetch_item(scope=connection.scope, ref=hint.ref)
+    if item is None:
+        if known is None:
+            return DeliveryStatus.IGNORED, "The tracker does not list the item as an epic in scope.", None
+        _mark(connection, known, TrackerAbsence.MOVED)
+        return DeliveryStatus.PROCESSED, "The tracker no longer lists it in scope: marked moved.", known
+    applied = apply_items(connection, [item], source=ChangeSource.WEBHOOK)
+    epic = _known(connection, item.external_id)
+    outcome = "created" if applied.created else "updated" if applied.updated else "unchanged"
+    return DeliveryStatus.PROCESSED, f"Re-read {item.key or item.external_id} from the tracker: {outcome}.", epic
+
+
+def _known(connection: Connection, external_id: str) -> Epic | None:
+    if not external_id:
+        return None
+    return Epic.objects.filter(
+        company=connection.company, tracker_connection_id=connection.pk, external_id=external_id
+    ).first()
+
+
+def _mark(connection: Connection, epic: Epic, reason: str) -> None:
+    tracked_epics_mark_missing(
+        company=connection.company, connection_id=connection.pk, external_ids=[epic.external_id], reason=reason
+    )
