@@ -38,6 +38,9 @@ class Epic(models.Model):
     external_key = models.CharField(max_length=200, blank=True, help_text="The tracker's key, e.g. SHOP-42.")
     tracker_status = models.CharField(max_length=100, blank=True, help_text="The tracker's own status text.")
     tracker_url = models.URLField(max_length=500, blank=True)
+    tracker_updated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The tracker's last change to the item that we applied."
+    )
     tracker_missing_since = models.DateTimeField(
         null=True,
         blank=True,

@@ -7,6 +7,7 @@ with a fixed number of queries per batch, whatever the batch size:
   their first status-history rows, existing ones are updated in bulk;
 * a status change becomes a status-history row stamped with the tracker's own time, and an item
   whose time is not newer than the newest applied one changes no status (out-of-order events);
+  a snapshot older than the last one seen (by the tracker's update time) changes nothing at all;
 * the effects of a status on dates and reviews are the same as for one epic
   (``epics.services.status_effects``);
 * epics the tracker no longer lists are marked with the reason, never dropped.
@@ -53,6 +54,7 @@ class TrackedItem:
     status: str | None
     at: datetime  # the tracker's time for the current status
     owner: User  # for a new epic: the assignee when a member, else the connection's default owner
+    updated_at: datetime | None = None  # the tracker's last change to the item: older snapshots are skipped
 
 
 @dataclass
@@ -116,6 +118,11 @@ def tracked_epics_apply(
         if epic is None:
             new.append((_new_epic(company, connection_id, item, now), item))
             continue
+        if _older_snapshot(epic, item):
+            outcome.unchanged += 1
+            continue
+        seen_newer = item.updated_at is not None and item.updated_at != epic.tracker_updated_at
+        epic.tracker_updated_at = item.updated_at or epic.tracker_updated_at
         dirty = _refresh(epic, item)
         if item.status is not None and item.status != epic.status and not _stale(epic, item.at):
             from_status = epic.status
@@ -126,12 +133,11 @@ def tracked_epics_apply(
             elif effect == CANCEL_REVIEWS:
                 cancelled.append(epic.pk)
             dirty = True
-        if dirty:
-            epic.updated = now
+        if dirty or seen_newer:
+            epic.updated = now if dirty else epic.updated
             changed.append(epic)
-            outcome.updated += 1
-        else:
-            outcome.unchanged += 1
+        outcome.updated += dirty
+        outcome.unchanged += not dirty
     if new:
         created = bulk_create_with_history([epic for epic, _ in new], Epic, batch_size=500)
         for epic, (_, item) in zip(created, new, strict=True):
@@ -142,7 +148,8 @@ def tracked_epics_apply(
                 opened.append(epic)
         outcome.created = len(created)
     if changed:
-        fields = [*TRACKED_FIELDS, "status", "started_at", "done_at", "tracker_missing_since", "tracker_missing_reason"]
+        fields = [*TRACKED_FIELDS, "status", "started_at", "done_at", "tracker_updated_at"]
+        fields += ["tracker_missing_since", "tracker_missing_reason"]
         bulk_update_with_history(changed, Epic, [*fields, "updated"], batch_size=500)
     if changes:
         StatusChange.objects.bulk_create(changes, batch_size=1000)
@@ -159,6 +166,7 @@ def _new_epic(company: Company, connection_id: int, item: TrackedItem, now: date
         owner=item.owner,
         tracker_connection_id=connection_id,
         external_id=item.external_id[:200],
+        tracker_updated_at=item.updated_at,
         created=now,
         updated=now,
         **_fields(item),
@@ -179,6 +187,15 @@ def _refresh(epic: Epic, item: TrackedItem) -> bool:
         epic.tracker_missing_since, epic.tracker_missing_reason = None, ""
         dirty = True
     return dirty
+
+
+def _older_snapshot(epic: Epic, item: TrackedItem) -> bool:
+    """The tracker already showed us a later state of this item (an out-of-order webhook re-read, say)."""
+    return (
+        item.updated_at is not None
+        and epic.tracker_updated_at is not None
+        and item.updated_at < epic.tracker_updated_at
+    )
 
 
 def _stale(epic: Epic, at: datetime) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,7 +24,9 @@ from integrations import secrets, webhooks
 from integrations.choices import DeliveryStatus
 from integrations.models import Connection, WebhookDelivery
 from integrations.sync import Client, apply_items, client_for
-from integrations.trackers.base import TrackerError
+from integrations.trackers.base import TrackerError, TransientTrackerError
+
+logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Received:
 
 
 def webhook_secret(connection: Connection) -> str:
+    """The plaintext secret; CredentialsUnreadable when no configured key decrypts it."""
     return str(secrets.decrypt(connection.webhook_secret_encrypted).get("secret", ""))
 
 
@@ -78,10 +82,14 @@ def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
     return delivery
 
 
-def delivery_process(delivery_pk: int, *, client: Client | None = None) -> WebhookDelivery:
+def delivery_process(
+    delivery_pk: int, *, client: Client | None = None, retry_transient: bool = False
+) -> WebhookDelivery:
     """Act on a received delivery: re-read its item from the tracker and apply it, or mark it gone.
 
-    Deliveries already processed or ignored are left alone, so a redelivered task does nothing.
+    The delivery's row stays locked while it is processed, so a redelivered task waits and then
+    finds it done; deliveries already processed or ignored are left alone. With ``retry_transient``
+    a busy tracker leaves the delivery ``received`` (with the error) for the task to try again later.
     """
     with transaction.atomic():
         delivery = (
@@ -92,24 +100,32 @@ def delivery_process(delivery_pk: int, *, client: Client | None = None) -> Webho
         if delivery.status != DeliveryStatus.RECEIVED:
             return delivery
         delivery.attempts += 1
-        delivery.save(update_fields=["attempts"])
-    connection = delivery.connection
-    hint = webhooks.read(connection.kind, delivery.event, delivery.payload)
-    try:
-        status, detail, epic = _act(connection, hint, client)
-    except TrackerError as error:
-        status, detail, epic = DeliveryStatus.FAILED, "", None
-        delivery.error = str(error)
-    delivery.status, delivery.detail, delivery.epic = status, detail[:500], epic
-    delivery.processed_at = timezone.now()
-    delivery.save(update_fields=["status", "detail", "epic", "error", "processed_at"])
+        connection = delivery.connection
+        hint = webhooks.read(connection.kind, delivery.event, delivery.payload)
+        delivery.error = ""
+        try:
+            with transaction.atomic():  # a failure undoes what processing wrote, never the delivery's record
+                status, detail, epic = _act(connection, hint, client)
+        except TransientTrackerError as error:
+            status, detail, epic = DeliveryStatus.RECEIVED if retry_transient else DeliveryStatus.FAILED, "", None
+            delivery.error = str(error)
+        except TrackerError as error:
+            status, detail, epic = DeliveryStatus.FAILED, "", None
+            delivery.error = str(error)
+        except Exception:
+            logger.exception("webhook_delivery_failed", delivery=delivery.pk)
+            status, detail, epic = DeliveryStatus.FAILED, "", None
+            delivery.error = "Processing failed unexpectedly; the error is in the service's log."
+        delivery.status, delivery.detail, delivery.epic = status, detail[:500], epic
+        delivery.processed_at = None if status == DeliveryStatus.RECEIVED else timezone.now()
+        delivery.save(update_fields=["status", "detail", "epic", "error", "processed_at", "attempts"])
     return delivery
 
 
 def _act(connection: Connection, hint: webhooks.Hint, client: Client | None) -> tuple[str, str, Epic | None]:
     if hint.ignore:
         return DeliveryStatus.IGNORED, hint.ignore, None
-    known = _known(connection, hint.external_id)
+    known = _known(connection, hint.external_id, hint.key)
     if hint.gone:
         if known is None:
             return DeliveryStatus.IGNORED, "The item is not one of our epics.", None
@@ -127,12 +143,11 @@ def _act(connection: Connection, hint: webhooks.Hint, client: Client | None) -> 
     return DeliveryStatus.PROCESSED, f"Re-read {item.key or item.external_id} from the tracker: {outcome}.", epic
 
 
-def _known(connection: Connection, external_id: str) -> Epic | None:
-    if not external_id:
-        return None
-    return Epic.objects.filter(
-        company=connection.company, tracker_connection_id=connection.pk, external_id=external_id
-    ).first()
+def _known(connection: Connection, external_id: str, key: str = "") -> Epic | None:
+    epics = Epic.objects.filter(company=connection.company, tracker_connection_id=connection.pk)
+    if external_id:
+        return epics.filter(external_id=external_id).first()
+    return epics.filter(external_key=key).first() if key else None
 
 
 def _mark(connection: Connection, epic: Epic, reason: str) -> None:

@@ -28,6 +28,8 @@ from epics.choices import ChangeSource
 from epics.tracking import Applied, TrackedItem, tracked_epics_apply, tracked_epics_mark_missing
 from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from integrations.models import Connection, SyncRun
+from integrations.notify import connection_flagged
+from integrations.secrets import CredentialsUnreadable
 from integrations.services import connection_credentials
 from integrations.status_maps import map_status
 from integrations.trackers.base import PermanentTrackerError, TrackerError, TrackerItem
@@ -49,7 +51,10 @@ class Client(Protocol):
 
 
 def client_for(connection: Connection) -> Client:
-    credentials = connection_credentials(connection)
+    try:
+        credentials = connection_credentials(connection)
+    except CredentialsUnreadable as error:
+        raise PermanentTrackerError("No configured key decrypts the credentials: enter them again.") from error
     if connection.kind == TrackerKind.JIRA:
         return JiraClient(base_url=connection.base_url, email=credentials["email"], api_token=credentials["api_token"])
     if connection.kind == TrackerKind.GITHUB:
@@ -171,6 +176,7 @@ def apply_items(connection: Connection, items: Sequence[TrackerItem], *, source:
             status=map_status(connection.status_map, item.signals)[0],
             at=item.status_timestamp,
             owner=owner_of(item),
+            updated_at=item.updated_at,
         )
         for item in items
     ]
@@ -190,11 +196,12 @@ def _finish_failed(run: SyncRun, connection: Connection, error: TrackerError, *,
     run.status = SyncRunStatus.PARTIAL if partial else SyncRunStatus.FAILED
     run.finished_at, run.error = timezone.now(), str(error)
     run.save()
-    Connection.objects.filter(pk=connection.pk).update(
-        last_error_at=run.finished_at,
-        last_error=str(error),
-        needs_attention=isinstance(error, PermanentTrackerError),
-    )
+    Connection.objects.filter(pk=connection.pk).update(last_error_at=run.finished_at, last_error=str(error))
+    # A refusal flags the connection; only the run that raises the flag tells people. Success clears it.
+    if isinstance(error, PermanentTrackerError) and Connection.objects.filter(
+        pk=connection.pk, needs_attention=False
+    ).update(needs_attention=True):
+        connection_flagged(connection, str(error))
     return run
 
 

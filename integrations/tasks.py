@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
+from integrations.choices import DeliveryStatus
 from integrations.deliveries import delivery_process
 from integrations.sync import dispatch_due_syncs, sync_run
 
@@ -20,7 +21,14 @@ def dispatch_due_syncs_task() -> int:
     return dispatch_due_syncs()
 
 
-@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
-def process_delivery_task(delivery_id: int) -> str:
-    """Act on a stored webhook delivery. A delivery already acted on is left alone, so redelivery is safe."""
-    return delivery_process(delivery_id).status
+@shared_task(bind=True, acks_late=True, time_limit=120, soft_time_limit=100, max_retries=4)
+def process_delivery_task(self: Task, delivery_id: int) -> str:
+    """Act on a stored webhook delivery; a busy tracker is tried again with growing waits (1, 2, 4, 8 min).
+
+    A delivery already acted on is left alone, so redelivery is safe.
+    """
+    last_try = self.request.retries >= (self.max_retries or 0)
+    delivery = delivery_process(delivery_id, retry_transient=not last_try)
+    if delivery.status == DeliveryStatus.RECEIVED:
+        raise self.retry(countdown=60 * 2**self.request.retries)
+    return delivery.status

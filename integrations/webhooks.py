@@ -112,6 +112,7 @@ class Hint:
 
     ref: str = ""
     external_id: str = ""  # our key for the epic, when the delivery tells it
+    key: str = ""  # the tracker's visible key, for trackers whose events carry other ids (GitLab work items)
     gone: str = ""  # a TrackerAbsence when the tracker says the item was deleted or moved
     ignore: str = ""  # why nothing is to be done
 
@@ -142,12 +143,11 @@ def _github(event: str, body: dict[str, Any]) -> Hint:
 
 
 def _jira(event: str, body: dict[str, Any]) -> Hint:
-    issue = body["issue"]
-    external_id = str(int(issue["id"]))
+    if event not in {"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"}:
+        return Hint.ignored(f"Jira event {event!r} does not change an issue.")
+    external_id = str(int(body["issue"]["id"]))
     if event == "jira:issue_deleted":
         return Hint(external_id=external_id, gone=TrackerAbsence.DELETED)
-    if event not in {"jira:issue_created", "jira:issue_updated"}:
-        return Hint.ignored(f"Jira event {event!r} does not change an issue.")
     return Hint(ref=external_id, external_id=external_id)
 
 
@@ -158,9 +158,10 @@ def _gitlab(event: str, body: dict[str, Any]) -> Hint:
     if not is_epic:
         return Hint.ignored(f"GitLab {kind!r} events are not about epics.")
     external_id = str(int(attributes["id"])) if kind == "epic" else ""  # work items have other ids than epics
+    iid = int(attributes["iid"])
     if str(attributes.get("action")) in {"delete", "destroy"}:
-        return Hint(external_id=external_id, gone=TrackerAbsence.DELETED)
-    return Hint(ref=str(int(attributes["iid"])), external_id=external_id)
+        return Hint(external_id=external_id, key=f"&{iid}", gone=TrackerAbsence.DELETED)
+    return Hint(ref=str(iid), external_id=external_id, key=f"&{iid}")
 
 
 def _linear(event: str, body: dict[str, Any]) -> Hint:

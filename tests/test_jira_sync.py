@@ -178,6 +178,20 @@ def test_refused_credentials_fail_the_run_and_flag_the_connection(httpserver, ji
     assert len(httpserver.log) == 1  # permanent: no retry storm
 
 
+def test_the_managers_hear_once_that_a_connection_needs_attention(
+    httpserver, jira, cast, mailoutbox, django_capture_on_commit_callbacks
+):
+    httpserver.expect_request(SEARCH).respond_with_json({"errorMessages": ["Unauthorized"]}, status=401)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_sync(jira, full=True)
+        run_sync(jira, full=True)  # a second refusal while flagged tells nobody again
+
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([cast.owner_a.email, cast.admin_a.email])
+    assert "Fake Jira" in mailoutbox[0].subject and "401" in mailoutbox[0].body
+    assert cast.owner_b.email not in {m.to[0] for m in mailoutbox}
+
+
 def test_a_busy_jira_is_retried_until_it_answers(httpserver, jira):
     calls: list[int] = []
 

@@ -287,3 +287,17 @@ def test_the_sync_trackers_command_skips_a_connection_already_syncing(jira):
     call_command("sync_trackers", "--connection", str(jira.pk), stdout=out, stderr=StringIO())
 
     assert "already queued or running" in out.getvalue()
+
+
+def test_credentials_no_key_can_read_fail_the_run_and_flag_the_connection(jira):
+    from cryptography.fernet import Fernet
+
+    unreadable = Fernet(Fernet.generate_key()).encrypt(b'{"email": "x", "api_token": "y"}').decode()
+    Connection.objects.filter(pk=jira.pk).update(credentials_encrypted=unreadable)
+    jira.refresh_from_db()
+
+    run = run_sync(jira, full=True)
+
+    jira.refresh_from_db()
+    assert (run.status, jira.needs_attention) == ("failed", True)
+    assert "enter them again" in run.error

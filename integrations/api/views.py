@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from integrations.api import serializers as s
 from integrations.deliveries import delivery_receive, delivery_replay
 from integrations.filtersets import SyncRunFilterSet, WebhookDeliveryFilterSet
 from integrations.models import Connection, SyncRun, WebhookDelivery
+from integrations.secrets import CredentialsUnreadable
 from integrations.status_maps import DEFAULTS, SAMPLES, map_status, validate_map
 from integrations.sync import sync_request
 from integrations.webhooks import SignatureRefused
@@ -134,6 +135,12 @@ class WebhookDeliveryViewSet(ListRetrieveMixin, CompanyScopedViewSet):
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+class SecretUnreadable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The connection's webhook secret cannot be read with the configured keys; set it again."
+    default_code = "webhook_secret_unreadable"
+
+
 class RawBodyParser(BaseParser):
     """Leaves the body alone: signatures are checked on the exact bytes the tracker sent."""
 
@@ -177,6 +184,8 @@ class WebhookReceiveView(PublicAPIView):
             )
         except SignatureRefused as refused:
             raise AuthenticationFailed(str(refused)) from refused
+        except CredentialsUnreadable as error:  # 5xx, not 4xx: trackers retry it, and GitLab keeps the hook
+            raise SecretUnreadable() from error
         delivery = received.delivery
         body = {"delivery_id": delivery.delivery_id, "status": delivery.status, "duplicate": received.duplicate}
         return Response(body, status=status.HTTP_200_OK if received.duplicate else status.HTTP_202_ACCEPTED)
