@@ -64,6 +64,8 @@ check-deploy: install
 
 bench: install
 	$(BIN)/python bench/rollup.py
+	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/sync.py --latency-ms 100
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache

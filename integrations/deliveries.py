@@ -145,9 +145,8 @@ def _act(connection: Connection, hint: webhooks.Hint, client: Client | None) -> 
 
 def _known(connection: Connection, external_id: str, key: str = "") -> Epic | None:
     epics = Epic.objects.filter(company=connection.company, tracker_connection_id=connection.pk)
-    if external_id:
-        return epics.filter(external_id=external_id).first()
-    return epics.filter(external_key=key).first() if key else None
+    found = epics.filter(external_id=external_id).first() if external_id else None
+    return found or (epics.filter(external_key=key).first() if key else None)
 
 
 def _mark(connection: Connection, epic: Epic, reason: str) -> None:

@@ -1,10 +1,11 @@
 """Status maps: how a tracker's own status signals become our epic lifecycle.
 
 A tracker item is reduced to a few signals (Jira: status category, status name, resolution;
-GitHub: state, state_reason, labels; GitLab: state, labels; Linear: status type and name). A map
-is an ordered list of rules ``{"match": {signal: value or [values]}, "status": ours}``; the first
-rule whose every signal matches (case-insensitively; ``label`` matches any of the item's labels)
-decides. No match means *unknown*: the epic's status is left as it is, never guessed.
+GitHub: state, state_reason, labels, and for milestones whether work started (``work``); GitLab:
+state, labels; Linear: status type and name). A map is an ordered list of rules
+``{"match": {signal: value or [values]}, "status": ours}``; the first rule whose every signal
+matches (case-insensitively; ``label`` matches any of the item's labels) decides. No match means
+*unknown*: the epic's status is left as it is, never guessed.
 Defaults follow each tracker's own categories; docs/trackers.md has the table.
 """
 
@@ -19,7 +20,7 @@ from epics.choices import EpicStatus
 
 SIGNALS: dict[str, frozenset[str]] = {
     "jira": frozenset({"category", "status", "resolution"}),
-    "github": frozenset({"state", "state_reason", "label"}),
+    "github": frozenset({"state", "state_reason", "label", "work"}),
     "gitlab": frozenset({"state", "label"}),
     "linear": frozenset({"type", "name"}),
 }
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, list[dict[str, Any]]] = {
             "match": {"state": "open", "label": ["status: in progress", "in progress"]},
             "status": EpicStatus.IN_PROGRESS.value,
         },
+        {"match": {"state": "open", "work": "started"}, "status": EpicStatus.IN_PROGRESS.value},  # milestones
         {"match": {"state": "open"}, "status": EpicStatus.PLANNED.value},
     ],
     "gitlab": [
@@ -75,6 +77,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "github": [
         {"state": "open", "label": ["epic"]},
         {"state": "open", "label": ["epic", "status: in progress"]},
+        {"state": "open", "work": "started"},
         {"state": "closed", "state_reason": "completed"},
         {"state": "closed", "state_reason": "not_planned"},
     ],

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -128,7 +130,8 @@ def sync_run(run_id: int, *, client: Client | None = None, on_page: Callable[[Sy
     seen: set[str] = set()
     pages_applied = 0
     try:
-        for page in (client or client_for(connection)).epics(scope=connection.scope, updated_since=run.updated_since):
+        reader = (client or client_for(connection)).epics(scope=connection.scope, updated_since=run.updated_since)
+        for page in prefetched(reader):
             applied = apply_items(connection, page)
             run.fetched += len(page)
             run.created += applied.created
@@ -148,6 +151,49 @@ def sync_run(run_id: int, *, client: Client | None = None, on_page: Callable[[Sy
             company=connection.company, connection_id=connection.pk, keep=seen
         )
     return _finish_succeeded(run, connection)
+
+
+def prefetched(pages: Iterator[list[TrackerItem]]) -> Iterator[list[TrackerItem]]:
+    """The same pages, with the next one fetched in a thread while the caller writes the current one.
+
+    The network and the database then work at the same time, so a sync takes little longer than
+    reading the tracker. Only the reading thread touches the HTTP session, only the caller the
+    database; a reading error reaches the caller at the page where it happened.
+    """
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False  # the caller stopped reading
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not offer(("page", page)):
+                    return
+            offer(("end", None))
+        except Exception as error:  # noqa: BLE001 - handed to the caller, who raises it at that page
+            offer(("error", error))
+
+    reader = threading.Thread(target=read, name="tracker-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        reader.join(timeout=60)
 
 
 COUNTS = ("fetched", "created", "updated", "unchanged", "errors", "marked_missing")

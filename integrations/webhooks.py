@@ -132,8 +132,14 @@ def read(kind: str, event: str, payload: Any) -> Hint:
 
 
 def _github(event: str, body: dict[str, Any]) -> Hint:
+    if event == "milestone":
+        milestone, repository = body["milestone"], body["repository"]
+        external_id = f"milestone:{int(milestone['id'])}"
+        if str(body.get("action")) == "deleted":
+            return Hint(external_id=external_id, gone=TrackerAbsence.DELETED)
+        return Hint(ref=f"{repository['full_name']}/milestones/{int(milestone['number'])}", external_id=external_id)
     if event != "issues":
-        return Hint.ignored(f"GitHub event {event!r} is not about issues.")
+        return Hint.ignored(f"GitHub event {event!r} is not about issues or milestones.")
     issue, repository = body["issue"], body["repository"]
     if "pull_request" in issue:
         return Hint.ignored("A pull request, not an issue.")
@@ -157,7 +163,7 @@ def _gitlab(event: str, body: dict[str, Any]) -> Hint:
     is_epic = kind == "epic" or (kind == "work_item" and str(attributes.get("type")).lower() == "epic")
     if not is_epic:
         return Hint.ignored(f"GitLab {kind!r} events are not about epics.")
-    external_id = str(int(attributes["id"])) if kind == "epic" else ""  # work items have other ids than epics
+    external_id = str(int(attributes["id"]))  # a work item's id differs from its legacy epic's: the key finds both
     iid = int(attributes["iid"])
     if str(attributes.get("action")) in {"delete", "destroy"}:
         return Hint(external_id=external_id, key=f"&{iid}", gone=TrackerAbsence.DELETED)

@@ -502,7 +502,7 @@ def test_an_unpadded_key_fernet_cannot_use_fails_settings_loading(monkeypatch):
 # TRACKERS.md section 0, row by row for the standard statuses each tracker reports (SAMPLES).
 EXPECTED_FOR_SAMPLES = {
     "jira": ["planned", "in_progress", "done", "cancelled"],
-    "github": ["planned", "in_progress", "done", "cancelled"],
+    "github": ["planned", "in_progress", "in_progress", "done", "cancelled"],
     "gitlab": ["planned", "in_progress", "done", "cancelled"],
     "linear": ["planned", "planned", "in_progress", "in_progress", "done", "cancelled"],
 }
@@ -516,6 +516,8 @@ TABLE_ROWS = [
     ("github", {"state": "closed", "state_reason": None}, "done"),
     ("github", {"state": "closed", "state_reason": "duplicate"}, "cancelled"),
     ("github", {"state": "open", "label": ["epic", "in progress"]}, "in_progress"),
+    ("github", {"state": "open", "work": "not_started"}, "planned"),  # a milestone without closed issues
+    ("github", {"state": "closed", "work": "started"}, "done"),
     ("gitlab", {"state": "closed", "label": ["workflow::cancelled"]}, "cancelled"),
     ("gitlab", {"state": "opened", "label": ["workflow::in review"]}, "in_progress"),
     ("linear", {"type": "triage"}, "planned"),
@@ -791,3 +793,21 @@ def test_a_malformed_key_is_never_echoed(monkeypatch):
         env_fernet_keys("FIELD_ENCRYPTION_KEYS", [])
     assert "FIELD_ENCRYPTION_KEYS" in str(raised.value)
     assert "secret-looking-but-wrong" not in str(raised.value)
+
+
+def test_a_connection_shows_its_health_and_lag(cast, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    connection = cast.strategic_a["connection"]
+    url = f"/api/v1/companies/alpha/connections/{connection.pk}/"
+    Connection.objects.filter(pk=connection.pk).update(last_success_at=None)
+    assert client_for(cast.owner_a).get(url).json()["lag_seconds"] is None  # never synced
+
+    synced = timezone.now() - timedelta(minutes=20)
+    Connection.objects.filter(pk=connection.pk).update(last_success_at=synced, last_error="The tracker answered 503")
+    body = client_for(cast.owner_a).get(url).json()
+
+    assert 1199 <= body["lag_seconds"] <= 1210
+    assert (body["last_error"], body["needs_attention"]) == ("The tracker answered 503", False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,105 @@ def test_any_json_parses_to_an_item_or_a_typed_error(payload):
     except MalformedResponse:
         return
     assert item.key.startswith("#")
+
+
+MILESTONES_PATH = "/repos/acme/shop/milestones"
+MILESTONES = [
+    {
+        "id": 1002604,
+        "number": 1,
+        "title": "v1.0 checkout",
+        "html_url": "https://github.com/acme/shop/milestone/1",
+        "state": "open",
+        "open_issues": 4,
+        "closed_issues": 0,
+        "updated_at": "2024-05-01T10:00:00Z",
+        "closed_at": None,
+        "creator": {"login": "octocat"},
+    },
+    {
+        "id": 1002605,
+        "number": 2,
+        "title": "v1.1 one-click",
+        "html_url": "https://github.com/acme/shop/milestone/2",
+        "state": "open",
+        "open_issues": 3,
+        "closed_issues": 2,
+        "updated_at": "2024-05-10T10:00:00Z",
+        "closed_at": None,
+    },
+    {
+        "id": 1002606,
+        "number": 3,
+        "title": "v0.9 beta",
+        "html_url": "https://github.com/acme/shop/milestone/3",
+        "state": "closed",
+        "open_issues": 0,
+        "closed_issues": 8,
+        "updated_at": "2024-04-20T10:00:00Z",
+        "closed_at": "2024-04-20T09:00:00Z",
+    },
+]
+
+
+def test_milestones_can_be_the_epics(httpserver, github):
+    Connection.objects.filter(pk=github.pk).update(scope={"repositories": ["acme/shop"], "milestones": True})
+    github.refresh_from_db()
+    httpserver.expect_request(MILESTONES_PATH).respond_with_json(MILESTONES)
+
+    result = run(github)
+
+    assert (result.status, result.created) == ("succeeded", 3)
+    epics = {e.external_key: e for e in Epic.objects.filter(tracker_connection_id=github.pk)}
+    assert {key: e.status for key, e in epics.items()} == {
+        "milestone 1": "planned",  # nothing closed yet
+        "milestone 2": "in_progress",  # some of its issues closed
+        "milestone 3": "done",
+    }
+    assert str(epics["milestone 3"].done_at) == "2024-04-20 09:00:00+00:00"  # closed_at, not updated_at
+    assert epics["milestone 2"].title == "v1.1 one-click"
+    assert httpserver.log[0][0].args["state"] == "all"
+
+
+def test_an_incremental_milestone_run_applies_only_what_changed(httpserver, github):
+    Connection.objects.filter(pk=github.pk).update(scope={"repositories": ["acme/shop"], "milestones": True})
+    github.refresh_from_db()
+    httpserver.expect_request(MILESTONES_PATH).respond_with_json(MILESTONES)
+    run(github)
+    SyncRun.objects.filter(connection=github).update(started_at=datetime(2024, 5, 5, tzinfo=UTC))
+
+    second = run(github, full=False)
+
+    assert (second.fetched, second.unchanged) == (1, 1)  # GitHub cannot filter milestones; we do
+
+
+def test_a_milestone_webhook_rereads_the_milestone(httpserver, github):
+    from integrations.trackers.github import GitHubClient
+
+    scope = {"repositories": ["acme/shop"], "milestones": True}
+    httpserver.expect_request(f"{MILESTONES_PATH}/2").respond_with_json(MILESTONES[1])
+    client = GitHubClient(base_url=github.base_url, token="ghp_fake_token_0123456789")
+
+    item = client.fetch_item(scope=scope, ref="acme/shop/milestones/2")
+
+    assert item is not None and (item.external_id, item.signals["work"]) == ("milestone:1002605", "started")
+    assert client.fetch_item(scope={"repositories": ["acme/shop"]}, ref="acme/shop/milestones/2") is None
+    assert client.fetch_item(scope=scope, ref="acme/shop#2") is None  # issues are not this connection's epics
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=6),
+        max_leaves=20,
+    )
+)
+def test_any_json_parses_to_a_milestone_or_a_typed_error(payload):
+    from integrations.trackers.github import parse_milestone
+
+    try:
+        item = parse_milestone(payload)
+    except MalformedResponse:
+        return
+    assert item.external_id.startswith("milestone:") and item.updated_at.tzinfo is not None

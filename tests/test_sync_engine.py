@@ -301,3 +301,39 @@ def test_credentials_no_key_can_read_fail_the_run_and_flag_the_connection(jira):
     jira.refresh_from_db()
     assert (run.status, jira.needs_attention) == ("failed", True)
     assert "enter them again" in run.error
+
+
+def test_prefetching_keeps_the_order_and_raises_a_reading_error_at_its_page():
+    from integrations.sync import prefetched
+    from integrations.trackers.base import TransientTrackerError
+
+    def pages():
+        yield [1]
+        yield [2]
+        raise TransientTrackerError("page 3 failed")
+
+    reader = prefetched(pages())
+    assert [next(reader), next(reader)] == [[1], [2]]
+    with pytest.raises(TransientTrackerError, match="page 3"):
+        next(reader)
+
+
+def test_prefetching_stops_reading_when_the_caller_stops():
+    import threading
+
+    from integrations.sync import prefetched
+
+    read: list[int] = []
+
+    def endless():
+        n = 0
+        while True:
+            read.append(n)
+            yield [n]
+            n += 1
+
+    for page in prefetched(endless()):
+        if page == [3]:
+            break
+    assert not any(t.name == "tracker-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert len(read) <= 6  # at most a page or two ahead of the caller

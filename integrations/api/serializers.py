@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
@@ -20,6 +21,9 @@ class ConnectionSerializer(serializers.ModelSerializer[Connection]):
     credentials_configured = serializers.SerializerMethodField(help_text="Credentials are stored (never shown).")
     webhook_configured = serializers.SerializerMethodField(help_text="A webhook secret is stored (never shown).")
     webhook_url = serializers.SerializerMethodField(help_text="Where the tracker should send its webhooks.")
+    lag_seconds = serializers.SerializerMethodField(
+        help_text="Seconds since the last successful sync (null before the first): how stale our copy may be."
+    )
 
     class Meta:
         model = Connection
@@ -39,6 +43,7 @@ class ConnectionSerializer(serializers.ModelSerializer[Connection]):
             "webhook_configured",
             "webhook_url",
             "last_success_at",
+            "lag_seconds",
             "last_error_at",
             "last_error",
             "needs_attention",
@@ -48,6 +53,12 @@ class ConnectionSerializer(serializers.ModelSerializer[Connection]):
 
     def get_credentials_configured(self, connection: Connection) -> bool:
         return bool(connection.credentials_encrypted)
+
+    def get_lag_seconds(self, connection: Connection) -> int | None:
+        if connection.last_success_at is None:
+            return None
+        now = self.context.get("now") or timezone.now()
+        return max(0, int((now - connection.last_success_at).total_seconds()))
 
     def get_webhook_configured(self, connection: Connection) -> bool:
         return bool(connection.webhook_secret_encrypted)

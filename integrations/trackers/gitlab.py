@@ -1,8 +1,13 @@
-"""GitLab: epics are a group's epics (REST), read with a personal, group or project access token.
+"""GitLab: epics are a group's epics (REST), or its work items of type epic (GraphQL, ``"work_items": true``).
 
-API: https://docs.gitlab.com/api/epics/#list-epics-for-a-group
+Read with a personal, group or project access token.
+
+REST: https://docs.gitlab.com/api/epics/#list-epics-for-a-group
 (``GET /api/v4/groups/{id}/epics?state=all&order_by=updated_at&sort=asc&updated_after=…``, paged by
 the ``x-next-page`` header, empty on the last page).
+GraphQL: https://docs.gitlab.com/api/graphql/epic_work_items_api_migration_guide/
+(``group(fullPath:) { workItems(types: [EPIC], ...) }``, paged by ``pageInfo.endCursor``). Work item
+states are OPEN and CLOSED, read as the REST ``opened`` and ``closed`` so one status map serves both.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ class GitLabClient:
 
     def epics(self, *, scope: dict[str, Any], updated_since: datetime | None = None) -> Iterator[list[TrackerItem]]:
         """Pages of the group's epics (and its subgroups'), oldest update first."""
+        if scope.get("work_items"):
+            yield from self._work_items(scope, updated_since)
+            return
         group = self._group(scope)
         query: dict[str, Any] = {
             "state": "all",
@@ -49,10 +57,58 @@ class GitLabClient:
                 return
             query["page"] = int(next_page)
 
+    def _work_items(self, scope: dict[str, Any], since: datetime | None) -> Iterator[list[TrackerItem]]:
+        """Work items of type epic through GraphQL, paged by ``endCursor`` (the REST epics API is deprecated)."""
+        variables: dict[str, Any] = {"group": self._group_path(scope), "after": None}
+        if since is not None:
+            variables["since"] = since.isoformat()
+        seen: set[str] = set()
+        while True:
+            data = self._graphql(WORK_ITEMS_QUERY if since is None else WORK_ITEMS_SINCE_QUERY, variables)
+            connection = _dig(data, "group", "workItems")
+            nodes, page = connection.get("nodes"), connection.get("pageInfo")
+            if not isinstance(nodes, list) or not isinstance(page, dict):
+                raise MalformedResponse("GitLab's work items answer has no nodes or pageInfo.")
+            yield [parse_work_item(node) for node in nodes]
+            cursor = page.get("endCursor")
+            if page.get("hasNextPage") is not True:
+                return
+            if not isinstance(cursor, str) or cursor in seen:
+                raise MalformedResponse("GitLab's work items repeat a page cursor.")
+            seen.add(cursor)
+            variables["after"] = cursor
+
+    def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(
+            f"{self.base_url}/api/graphql",
+            json={"query": query, "variables": variables},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+        body = checked(response)
+        if not isinstance(body, dict):
+            raise MalformedResponse("GitLab's GraphQL answer is not an object.")
+        errors = body.get("errors")
+        if errors:
+            first = errors[0] if isinstance(errors, list) and errors else {}
+            message = str(first.get("message") if isinstance(first, dict) else first)[:200]
+            raise MalformedResponse(f"GitLab's GraphQL answered an error: {message}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise MalformedResponse("GitLab's GraphQL answer has no data.")
+        return data
+
     def fetch_item(self, *, scope: dict[str, Any], ref: str) -> TrackerItem | None:
         """One of the group's epics by its iid; None when it is gone or belongs elsewhere."""
         if not ref.isdigit():
             return None
+        if scope.get("work_items"):
+            data = self._graphql(WORK_ITEM_QUERY, {"group": self._group_path(scope), "iid": ref})
+            group = data.get("group")
+            nodes = _dig(data, "group", "workItems").get("nodes") if isinstance(group, dict) else []
+            if not isinstance(nodes, list):
+                raise MalformedResponse("GitLab's work items answer has no nodes.")
+            return parse_work_item(nodes[0]) if nodes else None
         response = self.http.get(
             f"{self.base_url}/api/v4/groups/{self._group(scope)}/epics/{ref}", timeout=TIMEOUT, allow_redirects=False
         )
@@ -60,12 +116,82 @@ class GitLabClient:
             return None
         return parse_epic(checked(response))
 
+    @classmethod
+    def _group(cls, scope: dict[str, Any]) -> str:
+        return quote(cls._group_path(scope), safe="")
+
     @staticmethod
-    def _group(scope: dict[str, Any]) -> str:
+    def _group_path(scope: dict[str, Any]) -> str:
         group = str(scope.get("group") or "").strip()
         if not group:
             raise MalformedResponse('The scope names no group: {"group": "<id or path>"}.')
-        return quote(group, safe="")
+        return group
+
+
+WORK_ITEM_FIELDS = """
+      nodes {
+        id iid title webUrl state updatedAt closedAt
+        widgets {
+          type
+          ... on WorkItemWidgetLabels { labels { nodes { title } } }
+          ... on WorkItemWidgetAssignees { assignees { nodes { publicEmail } } }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+"""
+WORK_ITEMS_QUERY = (
+    "query EpicSync($group: ID!, $after: String) {\n"
+    "  group(fullPath: $group) {\n"
+    "    workItems(types: [EPIC], first: 100, after: $after, sort: UPDATED_ASC, includeDescendants: true) {"
+    + WORK_ITEM_FIELDS
+    + "    }\n  }\n}"
+)
+WORK_ITEMS_SINCE_QUERY = (
+    "query EpicSync($group: ID!, $after: String, $since: Time) {\n"
+    "  group(fullPath: $group) {\n"
+    "    workItems(types: [EPIC], first: 100, after: $after, sort: UPDATED_ASC, includeDescendants: true,"
+    " updatedAfter: $since) {" + WORK_ITEM_FIELDS + "    }\n  }\n}"
+)
+WORK_ITEM_QUERY = (
+    "query EpicByIid($group: ID!, $iid: String!) {\n"
+    "  group(fullPath: $group) {\n"
+    "    workItems(types: [EPIC], iid: $iid, first: 1) {" + WORK_ITEM_FIELDS + "    }\n  }\n}"
+)
+
+
+def _dig(data: dict[str, Any], *path: str) -> dict[str, Any]:
+    for name in path:
+        value = data.get(name)
+        if not isinstance(value, dict):
+            raise MalformedResponse(f"GitLab's GraphQL answer has no {name!r}: check the group path and the rights.")
+        data = value
+    return data
+
+
+def parse_work_item(node: Any) -> TrackerItem:
+    """A GitLab work item of type epic as a TrackerItem, with the same signals as a REST epic."""
+    try:
+        iid = int(node["iid"])
+        state = {"OPEN": "opened", "CLOSED": "closed"}[str(node["state"]).upper()]
+        labels: list[str] = []
+        emails: list[str] = []
+        for widget in node.get("widgets") or []:
+            labels += [str(label["title"]) for label in (widget.get("labels") or {}).get("nodes") or []]
+            emails += [str(a.get("publicEmail") or "") for a in (widget.get("assignees") or {}).get("nodes") or []]
+        closed_at = node.get("closedAt") if state == "closed" else None
+        return TrackerItem(
+            external_id=str(int(str(node["id"]).rsplit("/", 1)[-1])),  # gid://gitlab/WorkItem/<id>
+            key=f"&{iid}",
+            title=str(node.get("title") or f"&{iid}")[:300],
+            url=str(node["webUrl"]),
+            signals={"state": state, "label": labels},
+            status_text=state,
+            updated_at=iso_time(node["updatedAt"]),
+            assignee_email=next((email for email in emails if email), ""),
+            status_changed_at=iso_time(closed_at) if closed_at else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedResponse(f"A work item in GitLab's answer cannot be read: {error!r}") from error
 
 
 def parse_epic(epic: Any) -> TrackerItem:
