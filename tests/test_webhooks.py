@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 from werkzeug import Request, Response
@@ -1293,3 +1296,24 @@ def test_an_unreadable_webhook_secret_is_a_503_that_stores_nothing(github, deliv
 
     assert assert_error(response, 503)["code"] == "webhook_secret_unreadable"
     assert WebhookDelivery.objects.count() == before
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["jira", "github", "gitlab", "linear"]),
+    event=st.sampled_from(
+        ["issues", "milestone", "ping", "jira:issue_updated", "jira:issue_deleted", "Issue Hook", ""]
+    ),
+    payload=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+        max_leaves=25,
+    ),
+)
+def test_any_json_body_reads_to_a_hint_and_never_crashes(kind, event, payload):
+    from integrations import webhooks
+
+    hint = webhooks.read(kind, event, payload)
+    assert isinstance(hint, webhooks.Hint)
+    assert bool(hint.ignore) or bool(hint.ref) or bool(hint.gone)
+    assert all(isinstance(part, str) for part in webhooks.event_name(kind, {}, payload))
