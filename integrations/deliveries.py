@@ -93,7 +93,7 @@ def delivery_process(
     """
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("connection__company", "connection__default_owner")
             .get(pk=delivery_pk)
         )

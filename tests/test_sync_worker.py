@@ -90,6 +90,8 @@ def test_a_worker_killed_mid_sync_leaves_a_run_the_next_worker_finishes(
         os.killpg(first.pid, signal.SIGKILL)
         output = first.stdout.read().decode() if first.stdout else ""
         pytest.fail(f"the worker never asked for the second page:\n{output[-3000:]}\n{httpserver.log}")
+    # the next page is fetched while page 1 is written: kill once page 1 is committed
+    _wait_for(lambda: SyncRun.objects.filter(pk=run.pk, fetched=2).exists(), first)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     release.set()
