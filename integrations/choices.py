@@ -48,3 +48,17 @@ DELIVERY_ID_HEADERS: dict[str, tuple[str, ...]] = {
     TrackerKind.GITLAB: ("Idempotency-Key", "X-Gitlab-Event-UUID"),
     TrackerKind.LINEAR: ("Linear-Delivery",),
 }
+
+
+class ReminderKind(models.TextChoices):
+    REVIEW_DUE = "review_due", "An outcome review is due"
+    REVIEW_OVERDUE = "review_overdue", "An outcome review is overdue"
+    REVIEW_ESCALATED = "review_escalated", "An outcome review is long overdue: escalated"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled: nothing is asked any more"

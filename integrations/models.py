@@ -4,8 +4,15 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from epics.models import Epic
-from integrations.choices import ACTIVE_RUN_STATES, DeliveryStatus, SyncRunStatus, TrackerKind
+from epics.models import Epic, OutcomeReview
+from integrations.choices import (
+    ACTIVE_RUN_STATES,
+    DeliveryStatus,
+    ReminderKind,
+    ReminderStatus,
+    SyncRunStatus,
+    TrackerKind,
+)
 from outcomes.models import Company, CompanyOwnedQuerySet
 from outcomes.models.base import INT32_MAX, audit_history
 
@@ -137,3 +144,39 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection} {self.event or 'delivery'} {self.delivery_id}"
+
+
+class Reminder(models.Model):
+    """One message to one person about one thing, at one stage: created once, claimed once, sent once.
+
+    The unique key (kind, review, stage, due date, recipient, channel) makes a second planning of the
+    same reminder a no-op; sending claims the row with a conditional update, so two workers or two
+    beat ticks never send it twice.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    review = models.ForeignKey(OutcomeReview, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    stage = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
+    due_on = models.DateField(help_text="The date the reminded thing fell due (part of the key).")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, default="email")
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CompanyOwnedQuerySet["Reminder"].as_manager()
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "review", "stage", "due_on", "recipient", "channel"], name="reminder_once"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created"], name="reminder_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient} ({self.status})"

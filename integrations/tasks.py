@@ -6,6 +6,7 @@ from celery import Task, shared_task
 
 from integrations.choices import DeliveryStatus
 from integrations.deliveries import delivery_process
+from integrations.reminders import dispatch_reminders
 from integrations.sync import dispatch_due_syncs, sync_run
 
 
@@ -32,3 +33,9 @@ def process_delivery_task(self: Task, delivery_id: int) -> str:
     if delivery.status == DeliveryStatus.RECEIVED:
         raise self.retry(countdown=60 * 2**self.request.retries)
     return delivery.status
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def dispatch_reminders_task() -> int:
+    """Every minute: plan due reminders and send the pending ones. Two ticks at once send nothing twice."""
+    return dispatch_reminders().sent
