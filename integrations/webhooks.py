@@ -127,7 +127,7 @@ def read(kind: str, event: str, payload: Any) -> Hint:
         return Hint.ignored("The body is not a JSON object.")
     try:
         return READERS[kind](event, payload)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         return Hint.ignored("The delivery lacks the fields this event should carry.")
 
 

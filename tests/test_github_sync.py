@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -22,6 +21,7 @@ from integrations.sync import sync_run
 from integrations.trackers.base import MalformedResponse
 from integrations.trackers.github import parse_issue
 from tests.conftest import Cast
+from tests.strategies import ANY_JSON
 
 ISSUES = json.loads((Path(__file__).parent / "fixtures" / "trackers" / "github_issues_list.json").read_text())
 PATH = "/repos/acme/shop/issues"
@@ -108,13 +108,7 @@ def test_a_revoked_token_flags_the_connection(httpserver, github):
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=6),
-        max_leaves=20,
-    )
-)
+@given(ANY_JSON)
 def test_any_json_parses_to_an_item_or_a_typed_error(payload):
     try:
         item = parse_issue(payload)
@@ -208,13 +202,7 @@ def test_a_milestone_webhook_rereads_the_milestone(httpserver, github):
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=6),
-        max_leaves=20,
-    )
-)
+@given(ANY_JSON)
 def test_any_json_parses_to_a_milestone_or_a_typed_error(payload):
     from integrations.trackers.github import parse_milestone
 

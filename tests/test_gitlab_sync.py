@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -20,6 +19,7 @@ from integrations.sync import sync_run
 from integrations.trackers.base import MalformedResponse
 from integrations.trackers.gitlab import parse_epic
 from tests.conftest import Cast
+from tests.strategies import ANY_JSON
 
 EPICS = json.loads((Path(__file__).parent / "fixtures" / "trackers" / "gitlab_group_epics.json").read_text())
 PATH = "/api/v4/groups/7/epics"
@@ -92,13 +92,7 @@ def test_a_scope_without_a_group_fails_the_run_clearly(httpserver, gitlab):
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=6),
-        max_leaves=20,
-    )
-)
+@given(ANY_JSON)
 def test_any_json_parses_to_an_item_or_a_typed_error(payload):
     try:
         item = parse_epic(payload)
@@ -215,13 +209,7 @@ def test_a_work_item_is_reread_by_iid(httpserver, gitlab):
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=6),
-        max_leaves=20,
-    )
-)
+@given(ANY_JSON)
 def test_any_json_parses_to_a_work_item_or_a_typed_error(payload):
     from integrations.trackers.gitlab import parse_work_item
 

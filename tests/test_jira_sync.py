@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -24,6 +23,7 @@ from integrations.sync import sync_request, sync_run
 from integrations.trackers.base import MalformedResponse
 from integrations.trackers.jira import JiraClient, parse_issue
 from tests.conftest import Cast
+from tests.strategies import ANY_JSON
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trackers"
 SEARCH = "/rest/api/3/search/jql"
@@ -264,13 +264,7 @@ def test_sync_now_queues_one_run_and_returns_the_running_one_after(
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
-        max_leaves=20,
-    )
-)
+@given(ANY_JSON)
 def test_any_json_parses_to_an_item_or_a_typed_error(payload):
     try:
         item = parse_issue(payload, "https://acme.atlassian.net")

@@ -32,6 +32,7 @@ from integrations.trackers.base import (
 )
 from integrations.trackers.linear import LinearClient, parse_project
 from tests.conftest import Cast
+from tests.strategies import ANY_JSON
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trackers"
 PAGE_1 = json.loads((FIXTURES / "linear_projects_query_response.json").read_text())
@@ -626,11 +627,7 @@ def test_a_mistyped_project_is_a_typed_error(changes):
         parse_project(project_node("billing", "started") | changes)
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=6),
-    max_leaves=20,
-)
+JSON = ANY_JSON
 
 
 @hypothesis_settings(max_examples=200, deadline=None)

@@ -39,6 +39,7 @@ from integrations.tasks import process_delivery_task as REAL_TASK
 from integrations.webhooks import SignatureRefused, verify
 from tests.assertions import assert_invalid
 from tests.conftest import Cast
+from tests.strategies import ANY_JSON
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trackers"
 SIGNATURES: dict[str, Any] = json.loads((FIXTURES / "webhook_signatures.json").read_bytes())
@@ -1304,11 +1305,7 @@ def test_an_unreadable_webhook_secret_is_a_503_that_stores_nothing(github, deliv
     event=st.sampled_from(
         ["issues", "milestone", "ping", "jira:issue_updated", "jira:issue_deleted", "Issue Hook", ""]
     ),
-    payload=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
-        max_leaves=25,
-    ),
+    payload=ANY_JSON,
 )
 def test_any_json_body_reads_to_a_hint_and_never_crashes(kind, event, payload):
     from integrations import webhooks

@@ -188,7 +188,7 @@ def parse_milestone(milestone: Any) -> TrackerItem:
             assignee_email=str(creator.get("email") or ""),
             status_changed_at=iso_time(closed_at) if closed_at else None,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise MalformedResponse(f"A milestone in GitHub's answer cannot be read: {error!r}") from error
 
 
@@ -214,5 +214,5 @@ def parse_issue(issue: Any) -> TrackerItem:
             if issue["state"] == "closed" and issue.get("closed_at")
             else None,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise MalformedResponse(f"An issue in GitHub's answer cannot be read: {error!r}") from error

@@ -190,7 +190,7 @@ def parse_work_item(node: Any) -> TrackerItem:
             assignee_email=next((email for email in emails if email), ""),
             status_changed_at=iso_time(closed_at) if closed_at else None,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise MalformedResponse(f"A work item in GitLab's answer cannot be read: {error!r}") from error
 
 
@@ -210,5 +210,5 @@ def parse_epic(epic: Any) -> TrackerItem:
             if epic["state"] == "closed" and epic.get("closed_at")
             else None,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise MalformedResponse(f"An epic in GitLab's answer cannot be read: {error!r}") from error

@@ -107,5 +107,5 @@ def parse_issue(issue: Any, base_url: str) -> TrackerItem:
             assignee_email=str(assignee.get("emailAddress", "")),
             status_changed_at=_status_changed_at(issue, fields),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise MalformedResponse(f"An issue in Jira's answer cannot be read: {error!r}") from error

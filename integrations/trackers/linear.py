@@ -225,7 +225,7 @@ def parse_project(node: Any) -> TrackerItem:
             status_changed_at=None if changed is None else iso_time(changed),
             assignee_email=text(lead.get("email") or "", empty=True),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise MalformedResponse(f"A project in Linear's answer cannot be read: {error!r}") from error
 
 
