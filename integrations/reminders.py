@@ -68,30 +68,44 @@ def _stage(review: OutcomeReview, now: datetime) -> tuple[str, int]:
 
 
 def plan_review_reminders(now: datetime) -> int:
-    """Add the reminders due reviews call for now; returns how many were new."""
-    reviews = OutcomeReview.objects.filter(state=ReviewState.PENDING, due_at__lte=now).select_related(
-        "epic__owner", "epic__reviewer", "epic__team__lead"
+    """Add the reminders due reviews call for now; returns how many were new. A fixed number of queries."""
+    reviews = list(
+        OutcomeReview.objects.filter(state=ReviewState.PENDING, due_at__lte=now).select_related(
+            "epic__owner", "epic__reviewer", "epic__team__lead"
+        )
     )
-    rows = []
-    for review in reviews:
-        kind, stage = _stage(review, now)
-        for person in _recipients(review, stage):
-            rows.append(
-                Reminder(
-                    company_id=review.epic.company_id,
-                    kind=kind,
-                    review=review,
-                    stage=stage,
-                    due_on=review.due_at.date(),
-                    recipient=person,
-                )
-            )
+    staged = [(review, *_stage(review, now)) for review in reviews]
+    escalated = _objective_owners([review.epic_id for review, _, stage in staged if stage >= 2])
+    rows = [
+        Reminder(
+            company_id=review.epic.company_id,
+            kind=kind,
+            review=review,
+            stage=stage,
+            due_on=review.due_at.date(),
+            recipient=person,
+        )
+        for review, kind, stage in staged
+        for person in _recipients(review, stage, escalated.get(review.epic_id, []))
+    ]
     before = Reminder.objects.count()
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)  # the unique key keeps each one once
     return Reminder.objects.count() - before
 
 
-def _recipients(review: OutcomeReview, stage: int) -> list[User]:
+def _objective_owners(epic_ids: list[int]) -> dict[int, list[User]]:
+    """The owners of the objectives each epic serves (through its key results), in two queries."""
+    if not epic_ids:
+        return {}
+    owners: dict[int, list[User]] = {}
+    rows = set(Objective.objects.filter(key_results__epics__in=epic_ids).values_list("key_results__epics", "owner"))
+    people = {user.pk: user for user in User.objects.filter(pk__in={owner for _, owner in rows})}
+    for epic_id, owner_id in sorted(rows):
+        owners.setdefault(epic_id, []).append(people[owner_id])
+    return owners
+
+
+def _recipients(review: OutcomeReview, stage: int, objective_owners: list[User]) -> list[User]:
     epic = review.epic
     people: list[User] = [epic.owner]
     if stage >= 1:
@@ -99,9 +113,7 @@ def _recipients(review: OutcomeReview, stage: int) -> list[User]:
         if second is not None:
             people.append(second)
     if stage >= 2:
-        people += list(
-            User.objects.filter(pk__in=Objective.objects.filter(key_results__epics=epic).values("owner")).order_by("pk")
-        )
+        people += objective_owners
     unique: dict[int, User] = {}
     for person in people:
         unique.setdefault(person.pk, person)
