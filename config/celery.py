@@ -25,6 +25,7 @@ app.conf.beat_schedule = {
     },
     "dispatch-tracker-syncs": {"task": "integrations.tasks.dispatch_due_syncs_task", "schedule": 60.0},
     "dispatch-reminders": {"task": "integrations.tasks.dispatch_reminders_task", "schedule": 60.0},
+    "dispatch-outbound-webhooks": {"task": "integrations.tasks.dispatch_outbound_task", "schedule": 60.0},
     "refresh-okr-figures": {"task": "okrs.tasks.refresh_open_cycles", "schedule": crontab(minute=7)},
     "clear-expired-sessions": {"task": "outcomes.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=17)},
 }

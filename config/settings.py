@@ -191,6 +191,8 @@ EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "OKR Outcomes <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach the service: links in e-mail and Slack messages start with it.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
 
 # --- Passwords, sessions, transport security -----------------------------------
 PASSWORD_HASHERS = [
@@ -249,6 +251,7 @@ API_ROLE_TABLES = [
     "okrs.api.roles.ROUTE_ROLES",
     "epics.api.roles.ROUTE_ROLES",
     "integrations.api.roles.ROUTE_ROLES",
+    "integrations.api.reminders.ROUTE_ROLES",
 ]
 
 REST_FRAMEWORK = {
@@ -314,6 +317,11 @@ SPECTACULAR_SETTINGS = {
         "TrackerKindEnum": "integrations.choices.TrackerKind",
         "SyncRunStatusEnum": "integrations.choices.SyncRunStatus",
         "DeliveryStatusEnum": "integrations.choices.DeliveryStatus",
+        "ReminderKindEnum": "integrations.choices.ReminderKind",
+        "ReminderStatusEnum": "integrations.choices.ReminderStatus",
+        "ChannelEnum": "integrations.choices.Channel",
+        "OutboundEventEnum": "integrations.choices.OutboundEvent",
+        "OutboundStatusEnum": "integrations.choices.OutboundStatus",
     },
 }
 

@@ -34,10 +34,22 @@ def live_reviews() -> QuerySet[OutcomeReview]:
     return OutcomeReview.objects.exclude(state=ReviewState.CANCELLED).order_by("-done_at", "-id")
 
 
+STARTED = (EpicStatus.IN_PROGRESS, EpicStatus.DONE)
+
+
+def _metrics() -> QuerySet[SuccessMetric]:
+    return SuccessMetric.objects.filter(anticipated_outcome__epic=OuterRef("pk"))
+
+
+def epics_missing_outcome() -> QuerySet[Epic]:
+    """Epics under way or delivered with no anticipated outcome (no success metric) to judge them by."""
+    return Epic.objects.filter(status__in=STARTED).exclude(Exists(_metrics()))
+
+
 def epics_for_lists(queryset: QuerySet[Epic]) -> QuerySet[Epic]:
     """Joins, prefetches and flags every epic list and detail shows."""
-    metrics = SuccessMetric.objects.filter(anticipated_outcome__epic=OuterRef("pk"))
-    started = [EpicStatus.IN_PROGRESS, EpicStatus.DONE]
+    metrics = _metrics()
+    started = list(STARTED)
     return (
         queryset.select_related("owner", "reviewer", "team")
         .prefetch_related(

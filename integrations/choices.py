@@ -54,6 +54,18 @@ class ReminderKind(models.TextChoices):
     REVIEW_DUE = "review_due", "An outcome review is due"
     REVIEW_OVERDUE = "review_overdue", "An outcome review is overdue"
     REVIEW_ESCALATED = "review_escalated", "An outcome review is long overdue: escalated"
+    CHECK_IN_DUE = "check_in_due", "A key result check-in is due"
+    OUTCOME_MISSING = "outcome_missing", "An epic started without an anticipated outcome"
+    CONNECTION_ATTENTION = "connection", "A tracker connection needs attention"
+    DIGEST_MEMBER = "digest_member", "Weekly digest: your due and overdue items"
+    DIGEST_EXECUTIVE = "digest_executive", "Weekly digest: the cycle roll-up"
+
+
+# An outcome review this many days past due is escalated to the owners of the objectives it serves.
+ESCALATE_AFTER_DAYS = 21
+
+REVIEW_KINDS = (ReminderKind.REVIEW_DUE, ReminderKind.REVIEW_OVERDUE, ReminderKind.REVIEW_ESCALATED)
+DIGEST_KINDS = (ReminderKind.DIGEST_MEMBER, ReminderKind.DIGEST_EXECUTIVE)
 
 
 class ReminderStatus(models.TextChoices):
@@ -62,3 +74,26 @@ class ReminderStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled: nothing is asked any more"
+    UNKNOWN = "unknown", "Unknown: the sender stopped while sending; not sent again"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SLACK = "slack", "Slack"
+
+
+class OutboundEvent(models.TextChoices):
+    OUTCOME_DUE = "outcome.due", "An outcome review became due"
+    OUTCOME_OVERDUE = "outcome.overdue", "An outcome review is overdue"
+    OUTCOME_RECORDED = "outcome.recorded", "An actual result was recorded"
+    EPIC_DELIVERED = "epic.delivered", "An epic was delivered"
+    CHECK_IN_DUE = "key_result.check_in_due", "A key result check-in is due"
+    KEY_RESULT_STALE = "key_result.stale", "A key result's check-in is overdue"
+    PING = "ping", "A test delivery"
+
+
+class OutboundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"

@@ -7,13 +7,17 @@ from django.db import models
 from epics.models import Epic, OutcomeReview
 from integrations.choices import (
     ACTIVE_RUN_STATES,
+    Channel,
     DeliveryStatus,
+    OutboundEvent,
+    OutboundStatus,
     ReminderKind,
     ReminderStatus,
     SyncRunStatus,
     TrackerKind,
 )
-from outcomes.models import Company, CompanyOwnedQuerySet
+from okrs.models import KeyResult
+from outcomes.models import Company, CompanyOwnedQuerySet, Team
 from outcomes.models.base import INT32_MAX, audit_history
 
 
@@ -149,22 +153,34 @@ class WebhookDelivery(models.Model):
 class Reminder(models.Model):
     """One message to one person about one thing, at one stage: created once, claimed once, sent once.
 
-    The unique key (kind, review, stage, due date, recipient, channel) makes a second planning of the
-    same reminder a no-op; sending claims the row with a conditional update, so two workers or two
-    beat ticks never send it twice.
+    ``subject`` names the thing ("review:12", "key_result:7", "epic:3", "connection:2",
+    "company:1" for digests); the unique key (kind, subject, stage, due date, recipient, channel)
+    makes a second planning of the same reminder a no-op. Sending claims the row with a conditional
+    update, so two workers or two beat ticks never send it twice. ``not_before`` holds a message
+    back for the recipient's quiet hours, pause or snooze.
     """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="reminders")
     kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    subject = models.CharField(max_length=40, help_text='What it is about, e.g. "review:12" (part of the key).')
     review = models.ForeignKey(OutcomeReview, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    key_result = models.ForeignKey(KeyResult, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    epic = models.ForeignKey(Epic, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        "integrations.Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     stage = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
     due_on = models.DateField(help_text="The date the reminded thing fell due (part of the key).")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=10, default="email")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="Held back until then: quiet hours, a pause, a snooze or a retry."
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     objects = CompanyOwnedQuerySet["Reminder"].as_manager()
@@ -173,10 +189,149 @@ class Reminder(models.Model):
         ordering = ["created", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "review", "stage", "due_on", "recipient", "channel"], name="reminder_once"
+                fields=["kind", "subject", "stage", "due_on", "recipient", "channel"], name="reminder_once_per_key"
             )
         ]
-        indexes = [models.Index(fields=["status", "created"], name="reminder_status")]
+        indexes = [
+            models.Index(fields=["status", "created"], name="reminder_status"),
+            models.Index(fields=["company", "status", "created"], name="reminder_company_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.recipient} ({self.status})"
+
+
+def default_channels() -> list[str]:
+    return [Channel.EMAIL.value]
+
+
+class NotificationPreference(models.Model):
+    """How and when one member of one company wants to hear from us. No row means the defaults."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="notification_preferences")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channels = models.JSONField(default=default_channels, blank=True, help_text="Any of email, slack; [] for none.")
+    digest = models.BooleanField(default=True, help_text="Send the weekly digest.")
+    digest_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="0 is Monday, 6 is Sunday (company time zone)."
+    )
+    digest_hour = models.PositiveSmallIntegerField(default=9, validators=[MaxValueValidator(23)])
+    quiet_before = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(23)], help_text="No messages before this local hour."
+    )
+    quiet_after = models.PositiveSmallIntegerField(
+        default=18, validators=[MinValueValidator(1), MaxValueValidator(24)], help_text="Nor from this local hour on."
+    )
+    weekdays_only = models.BooleanField(default=True, help_text="No messages on Saturdays and Sundays.")
+    paused_until = models.DateField(null=True, blank=True, help_text="No messages up to and including this day.")
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = CompanyOwnedQuerySet["NotificationPreference"].as_manager()
+
+    class Meta:
+        ordering = ["company", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "user"], name="notification_preference_unique"),
+            models.CheckConstraint(
+                condition=models.Q(quiet_before__lt=models.F("quiet_after")), name="notification_window_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.company}"
+
+
+class ReminderSnooze(models.Model):
+    """A recipient asked for quiet about one subject for a while (7 days by default)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=40)
+    until = models.DateTimeField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-until", "id"]
+        constraints = [models.UniqueConstraint(fields=["recipient", "subject"], name="reminder_snooze_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} snoozed {self.subject} until {self.until:%Y-%m-%d}"
+
+
+class SlackWebhook(models.Model):
+    """A Slack incoming webhook: the company's, or one team's (used for the team's epics and people)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="slack_webhooks")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    url_encrypted = models.TextField(editable=False)
+    url_hint = models.CharField(max_length=12, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = CompanyOwnedQuerySet["SlackWebhook"].as_manager()
+
+    class Meta:
+        ordering = ["company", "team", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "team"], name="slack_webhook_per_team"),
+            models.UniqueConstraint(
+                fields=["company"], condition=models.Q(team__isnull=True), name="slack_webhook_per_company"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Slack for {self.team or self.company}"
+
+
+def default_events() -> list[str]:
+    return [event.value for event in OutboundEvent if event != OutboundEvent.PING]
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the company's that receives our events, signed with HMAC-SHA256 under its own secret."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=default_events, blank=True, help_text="The events it receives.")
+    secret_encrypted = models.TextField(editable=False)
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = CompanyOwnedQuerySet["WebhookEndpoint"].as_manager()
+
+    class Meta:
+        ordering = ["company", "id"]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+
+class OutboundDelivery(models.Model):
+    """One event for one endpoint: planned once under its key, claimed before sending, retried with backoff."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40, choices=OutboundEvent.choices)
+    event_id = models.UUIDField(unique=True, editable=False)
+    key = models.CharField(max_length=120, help_text='What makes it once, e.g. "outcome.due:review:12:2026-11-02".')
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(999)])
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CompanyOwnedQuerySet["OutboundDelivery"].as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "key"], name="outbound_delivery_once")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.endpoint} ({self.status})"

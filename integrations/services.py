@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from integrations import secrets
 from integrations.choices import CREDENTIAL_FIELDS, DEFAULT_BASE_URLS
-from integrations.models import Connection
+from integrations.models import Connection, SlackWebhook, WebhookEndpoint
 from integrations.netsafety import validate_public_url
 from integrations.status_maps import DEFAULTS, validate_map
 from outcomes.models import Company
@@ -132,3 +132,29 @@ def rotate_credentials(*, batch_size: int = 200, after_pk: int = 0) -> Rotation:
             Connection.objects.filter(pk=connection.pk).update(**tokens)
             outcome.rotated += 1
         after_pk = batch[-1].pk
+
+
+# Other rows holding a secret under FIELD_ENCRYPTION_KEYS: (model, encrypted field, label in reports).
+NOTIFICATION_SECRETS = (
+    (WebhookEndpoint, "secret_encrypted", "webhook endpoint"),
+    (SlackWebhook, "url_encrypted", "Slack webhook"),
+)
+
+
+def rotate_notification_secrets() -> tuple[int, list[str]]:
+    """Re-encrypt outbound webhook secrets and Slack webhook URLs under the newest key.
+
+    Returns how many were rotated and which could not be read (each needs a new secret or URL).
+    These tables hold a few rows per company, so one pass over each is enough.
+    """
+    rotated, unreadable = 0, []
+    for model, field_name, label in NOTIFICATION_SECRETS:
+        for pk, token in model.objects.exclude(**{field_name: ""}).values_list("pk", field_name).iterator():
+            try:
+                fresh = secrets.rotate(token)
+            except secrets.CredentialsUnreadable:
+                unreadable.append(f"{label} {pk}")
+                continue
+            model.objects.filter(pk=pk).update(**{field_name: fresh})
+            rotated += 1
+    return rotated, unreadable

@@ -30,7 +30,6 @@ from epics.choices import ChangeSource
 from epics.tracking import Applied, TrackedItem, tracked_epics_apply, tracked_epics_mark_missing
 from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from integrations.models import Connection, SyncRun
-from integrations.notify import connection_flagged
 from integrations.secrets import CredentialsUnreadable
 from integrations.services import connection_credentials
 from integrations.status_maps import map_status
@@ -243,11 +242,9 @@ def _finish_failed(run: SyncRun, connection: Connection, error: TrackerError, *,
     run.finished_at, run.error = timezone.now(), str(error)
     run.save()
     Connection.objects.filter(pk=connection.pk).update(last_error_at=run.finished_at, last_error=str(error))
-    # A refusal flags the connection; only the run that raises the flag tells people. Success clears it.
-    if isinstance(error, PermanentTrackerError) and Connection.objects.filter(
-        pk=connection.pk, needs_attention=False
-    ).update(needs_attention=True):
-        connection_flagged(connection, str(error))
+    # A refusal flags the connection (the reminder dispatcher tells its managers); success clears it.
+    if isinstance(error, PermanentTrackerError):
+        Connection.objects.filter(pk=connection.pk).update(needs_attention=True)
     return run
 
 

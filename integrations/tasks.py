@@ -1,4 +1,4 @@
-"""Tracker sync tasks: they take a run id and call one service."""
+"""Tracker sync, webhook and notification tasks: thin wrappers that take ids and call one service."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from celery import Task, shared_task
 
 from integrations.choices import DeliveryStatus
 from integrations.deliveries import delivery_process
+from integrations.outbound import dispatch_outbound
 from integrations.reminders import dispatch_reminders
 from integrations.sync import dispatch_due_syncs, sync_run
 
@@ -39,3 +40,9 @@ def process_delivery_task(self: Task, delivery_id: int) -> str:
 def dispatch_reminders_task() -> int:
     """Every minute: plan due reminders and send the pending ones. Two ticks at once send nothing twice."""
     return dispatch_reminders().sent
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def dispatch_outbound_task() -> int:
+    """Every minute: plan the companies' webhook events and send the due ones. Two ticks send nothing twice."""
+    return dispatch_outbound().get("sent", 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
@@ -16,7 +16,15 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.relations import ManyRelatedField, RelatedField
 
 from epics.models import Epic
-from integrations.models import Connection, SyncRun, WebhookDelivery
+from integrations.models import (
+    Connection,
+    OutboundDelivery,
+    Reminder,
+    SlackWebhook,
+    SyncRun,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
 from tests.conftest import Cast
@@ -99,6 +107,10 @@ STRATEGIC_MODELS: dict[type, str] = {
     Connection: "connection",
     SyncRun: "sync_run",
     WebhookDelivery: "webhook_delivery",
+    Reminder: "reminder",
+    SlackWebhook: "slack_webhook",
+    WebhookEndpoint: "webhook_endpoint",
+    OutboundDelivery: "outbound_delivery",
     Cycle: "cycle",
     Epic: "epic",
     Objective: "team_objective",
@@ -291,7 +303,22 @@ VALID_BODIES |= {
     ("PATCH", "v1:connection-detail"): lambda c: {"enabled": False},
     ("POST", "v1:connection-preview-status-map"): lambda c: {"kind": "jira"},
     ("POST", "v1:connection-sync"): lambda c: {"full": True},
+    ("POST", "v1:slack-webhook-list"): lambda c: {"url": SLACK_URL, "team": c.team_a.pk},
+    ("PUT", "v1:slack-webhook-detail"): lambda c: {"url": SLACK_URL},
+    ("PATCH", "v1:slack-webhook-detail"): lambda c: {"url": SLACK_URL},
+    ("POST", "v1:webhook-endpoint-list"): lambda c: {
+        "url": "https://hooks.alpha.example/bi",
+        "events": ["epic.delivered"],
+    },
+    ("PUT", "v1:webhook-endpoint-detail"): lambda c: {
+        "url": "https://hooks.alpha.example/bi",
+        "events": ["outcome.due"],
+    },
+    ("PATCH", "v1:webhook-endpoint-detail"): lambda c: {"active": False},
+    ("PUT", "v1:notification-preferences"): lambda c: {"channels": ["email"], "digest_weekday": 4, "digest_hour": 16},
+    ("PATCH", "v1:notification-preferences"): lambda c: {"paused_until": str(date.today() + timedelta(days=30))},
 }
+SLACK_URL = "https://hooks.slack.com/services/T0NEW/B000/YYYYYYYYYYYYYYYYYYYY"
 
 
 def _github() -> dict[str, Any]:
@@ -391,6 +418,9 @@ FOREIGN_ID_BODIES: dict[tuple[str, str], BodyMaker] = {
     ("POST", "v1:connection-list"): lambda c: {**_github(), "default_owner": c.owner_a.pk},
     ("PUT", "v1:connection-detail"): lambda c: {**_github(), "kind": "jira", "default_owner": c.owner_a.pk},
     ("PATCH", "v1:connection-detail"): lambda c: {"default_owner": c.owner_a.pk},
+    ("POST", "v1:slack-webhook-list"): lambda c: {"url": SLACK_URL, "team": c.team_a.pk},
+    ("PUT", "v1:slack-webhook-detail"): lambda c: {"url": SLACK_URL, "team": c.team_a.pk},
+    ("PATCH", "v1:slack-webhook-detail"): lambda c: {"team": c.team_a.pk},
 }
 
 
@@ -444,6 +474,8 @@ FOREIGN_ID_FILTERS: dict[str, Callable[[Cast], dict[str, Any]]] = {
     "v1:key-results-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
     "v1:sync-run-list": lambda c: {"connection_id": c.strategic_a["connection"].pk},
     "v1:webhook-delivery-list": lambda c: {"connection_id": c.strategic_a["connection"].pk},
+    "v1:outbound-delivery-list": lambda c: {"endpoint_id": c.strategic_a["webhook_endpoint"].pk},
+    "v1:reminder-list": lambda c: {"recipient_id": c.member_a.pk},
     "v1:objectives-without-epics": lambda c: {"cycle_id": c.strategic_a["cycle"].pk},
     "v1:key-result-list": lambda c: {
         "objective_id": c.strategic_a["team_objective"].pk,

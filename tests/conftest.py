@@ -40,6 +40,8 @@ from outcomes.services.strategy import investment_create, strategy_create, swot_
 from outcomes.services.teams import team_create
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
+pytest_plugins = ["tests.fake_slack"]  # the fake_slack fixture
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -76,6 +78,9 @@ FAKE_DNS = {
     "gitlab.com": ["172.65.251.78"],
     "gitlab.acme.example": ["93.184.216.34"],
     "api.linear.app": ["104.18.30.46"],
+    "hooks.slack.com": ["54.192.7.10"],
+    "hooks.alpha.example": ["93.184.216.35"],
+    "hooks.bravo.example": ["93.184.216.36"],
     "intranet.acme.example": ["10.0.0.5"],
     "rebind.acme.example": ["93.184.216.34", "127.0.0.1"],
     "v6.acme.example": ["2606:4700::6812:1e2e"],
@@ -208,6 +213,8 @@ def build_cast() -> Cast:
     strategic_b["sync_run"] = strategic_b["connection"].sync_runs.get()
     strategic_a["webhook_delivery"] = strategic_a["connection"].webhook_deliveries.get()
     strategic_b["webhook_delivery"] = strategic_b["connection"].webhook_deliveries.get()
+    strategic_a |= _notification_rows(a, "alpha", people_a[Role.MEMBER], strategic_a)
+    strategic_b |= _notification_rows(b, "bravo", member_b, strategic_b)
     return Cast(
         company_a=a,
         company_b=b,
@@ -392,6 +399,49 @@ def _epic_rows(company: Company, name: str, member: User, team: Team, rows: dict
         made[key] = epic
     made["done_epic_metric"] = SuccessMetric.objects.get(anticipated_outcome__epic=made["done_epic"])
     return made
+
+
+def _notification_rows(company: Company, name: str, member: User, rows: dict[str, Any]) -> dict[str, Any]:
+    """A reminder sent to the member, a Slack webhook, an outbound endpoint and one event it received."""
+    import uuid
+
+    from integrations.models import OutboundDelivery, Reminder, SlackWebhook, WebhookEndpoint
+    from integrations.secrets import encrypt
+
+    review = rows["done_epic"].reviews.get()
+    now = timezone.now()
+    reminder = Reminder.objects.create(
+        company=company,
+        kind="review_due",
+        subject=f"review:{review.pk}",
+        review=review,
+        due_on=review.due_at.date(),
+        recipient=member,
+        status="sent",
+        attempts=1,
+        sent_at=now,
+    )
+    url = f"https://hooks.slack.invalid/services/T0{name.upper()}/B000/XXXXXXXXXXXXXXXXXXXX"  # resolves nowhere
+    slack = SlackWebhook.objects.create(company=company, url_encrypted=encrypt({"url": url}), url_hint="…XXXX")
+    endpoint = WebhookEndpoint.objects.create(
+        company=company,
+        url=f"https://hooks.{name}.invalid/okr",  # resolves nowhere: nothing leaves the machine
+        description=f"{name.title()} data warehouse",
+        secret_encrypted=encrypt({"secret": f"whsec_{name}-secret"}),
+    )
+    delivery = OutboundDelivery.objects.create(
+        company=company,
+        endpoint=endpoint,
+        event="outcome.due",
+        event_id=uuid.uuid4(),
+        key=f"outcome.due:review:{review.pk}:{review.due_at.date()}",
+        payload={"id": "", "event": "outcome.due"},
+        status="sent",
+        attempts=1,
+        response_status=200,
+        sent_at=now,
+    )
+    return {"reminder": reminder, "slack_webhook": slack, "webhook_endpoint": endpoint, "outbound_delivery": delivery}
 
 
 def _connection(company: Company, name: str, owner: User) -> Any:

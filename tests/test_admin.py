@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -32,6 +33,24 @@ def _result(cast):
     )[0]
 
 
+def _preference(cast):
+    from integrations.models import NotificationPreference
+
+    return NotificationPreference.objects.get_or_create(company=cast.company_a, user=cast.member_a)[0]
+
+
+def _snooze(cast):
+    from integrations.models import ReminderSnooze
+
+    until = timezone.now() + timedelta(days=7)
+    return ReminderSnooze.objects.get_or_create(
+        company=cast.company_a,
+        recipient=cast.member_a,
+        subject=cast.strategic_a["reminder"].subject,
+        defaults={"until": until},
+    )[0]
+
+
 ADDED_ONLY_THROUGH_THE_API = {
     "epics.StatusChange",  # history, added by status moves
     "integrations.SyncRun",  # records of what a sync did
@@ -40,6 +59,10 @@ ADDED_ONLY_THROUGH_THE_API = {
     "epics.MetricResult",
     "outcomes.APIKey",  # the API is the only place a key is shown, once
     "outcomes.IdentityVersion",  # versions are history: each change through the API adds one
+    "integrations.Reminder",  # records of what was planned and sent
+    "integrations.OutboundDelivery",
+    "integrations.WebhookEndpoint",  # their secrets are taken and shown through the API only
+    "integrations.SlackWebhook",
 }
 
 
@@ -77,6 +100,12 @@ def objects(cast) -> dict[str, tuple[Model, str]]:
         "integrations.Connection": (rows["connection"], "Alpha Jira"),
         "integrations.SyncRun": (rows["sync_run"], "Alpha Jira"),
         "integrations.WebhookDelivery": (rows["webhook_delivery"], "alpha-delivery-1"),
+        "integrations.Reminder": (rows["reminder"], "member.alpha"),
+        "integrations.OutboundDelivery": (rows["outbound_delivery"], "hooks.alpha"),
+        "integrations.WebhookEndpoint": (rows["webhook_endpoint"], "data warehouse"),
+        "integrations.SlackWebhook": (rows["slack_webhook"], "…XXXX"),
+        "integrations.NotificationPreference": (_preference(cast), "member.alpha"),
+        "integrations.ReminderSnooze": (_snooze(cast), "member.alpha"),
         "epics.AnticipatedOutcome": (rows["epic"].anticipated_outcome, "one-click pay"),
         "epics.SuccessMetric": (rows["done_epic_metric"], "Checkout conversion"),
         "epics.Contribution": (rows["epic"].contributions.get(), "one-click pay"),

@@ -811,3 +811,29 @@ def test_a_connection_shows_its_health_and_lag(cast, client_for):
 
     assert 1199 <= body["lag_seconds"] <= 1210
     assert (body["last_error"], body["needs_attention"]) == ("The tracker answered 503", False)
+
+
+def test_rotate_field_keys_also_rotates_webhook_secrets_and_slack_urls(settings, cast: Cast):
+    from integrations.models import SlackWebhook, WebhookEndpoint
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    WebhookEndpoint.objects.update(secret_encrypted=secrets.encrypt({"secret": "whsec_kept"}))
+    SlackWebhook.objects.update(url_encrypted=secrets.encrypt({"url": "https://hooks.slack.com/services/T/B/K"}))
+    lost = WebhookEndpoint.objects.create(
+        company=cast.company_a,
+        url="https://hooks.alpha.example/lost",
+        secret_encrypted=Fernet(Fernet.generate_key()).encrypt(b"{}").decode(),
+    )
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    out, err = StringIO(), StringIO()
+
+    call_command("rotate_field_keys", stdout=out, stderr=err)
+
+    assert "Re-encrypted 4 outbound webhook secret(s) and Slack webhook URL(s)." in out.getvalue()
+    assert f"webhook endpoint {lost.pk}" in err.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new]
+    for endpoint in WebhookEndpoint.objects.exclude(pk=lost.pk):
+        assert secrets.decrypt(endpoint.secret_encrypted) == {"secret": "whsec_kept"}
+    for slack in SlackWebhook.objects.all():
+        assert secrets.decrypt(slack.url_encrypted)["url"].startswith("https://hooks.slack.com/")

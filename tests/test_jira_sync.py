@@ -17,6 +17,7 @@ from werkzeug import Request, Response
 
 from epics.models import Epic, StatusChange
 from integrations.models import Connection, SyncRun
+from integrations.reminders import dispatch_reminders
 from integrations.secrets import encrypt
 from integrations.status_maps import DEFAULTS
 from integrations.sync import sync_request, sync_run
@@ -178,18 +179,19 @@ def test_refused_credentials_fail_the_run_and_flag_the_connection(httpserver, ji
     assert len(httpserver.log) == 1  # permanent: no retry storm
 
 
-def test_the_managers_hear_once_that_a_connection_needs_attention(
-    httpserver, jira, cast, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_the_managers_hear_once_that_a_connection_needs_attention(httpserver, jira, cast, mailoutbox, time_machine):
+    time_machine.move_to(datetime(2027, 3, 2, 10, tzinfo=UTC), tick=False)  # a Tuesday morning: not quiet hours
     httpserver.expect_request(SEARCH).respond_with_json({"errorMessages": ["Unauthorized"]}, status=401)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        run_sync(jira, full=True)
-        run_sync(jira, full=True)  # a second refusal while flagged tells nobody again
+    run_sync(jira, full=True)
+    run_sync(jira, full=True)  # a second refusal while flagged
+    dispatch_reminders()
+    dispatch_reminders()  # and a second beat tick
 
-    assert sorted(m.to[0] for m in mailoutbox) == sorted([cast.owner_a.email, cast.admin_a.email])
-    assert "Fake Jira" in mailoutbox[0].subject and "401" in mailoutbox[0].body
-    assert cast.owner_b.email not in {m.to[0] for m in mailoutbox}
+    told = [m for m in mailoutbox if "Fake Jira" in m.subject]
+    assert sorted(m.to[0] for m in told) == sorted([cast.owner_a.email, cast.admin_a.email])
+    assert "401" in told[0].body and "/connections/" in told[0].body
+    assert cast.owner_b.email not in {m.to[0] for m in told}
 
 
 def test_a_busy_jira_is_retried_until_it_answers(httpserver, jira):

@@ -7,7 +7,7 @@ adds a query per row, or a new fixed query, fails here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -205,6 +205,53 @@ def _deliveries(cast: Cast, n: int) -> None:
         connection.webhook_deliveries.create(delivery_id=f"budget-{index}", event="issues", payload={"n": index})
 
 
+def _reminders(cast: Cast, n: int) -> None:
+    from integrations.models import Reminder
+
+    review = cast.strategic_a["reminder"].review
+    Reminder.objects.bulk_create(
+        Reminder(
+            company=cast.company_a,
+            kind="review_due",
+            subject=f"review:{review.pk}",
+            review=review,
+            due_on=date(2026, 1, 1) + timedelta(days=index),
+            recipient=cast.member_a,
+        )
+        for index in range(n)
+    )
+
+
+def _slack_webhooks(cast: Cast, n: int) -> None:
+    from integrations.models import SlackWebhook
+    from outcomes.models import Team
+
+    for index in range(n):
+        team = Team.objects.create(company=cast.company_a, name=f"Budget team {index}")
+        SlackWebhook.objects.create(company=cast.company_a, team=team, url_encrypted="x", url_hint="…abcd")
+
+
+def _endpoints(cast: Cast, n: int) -> None:
+    from integrations.models import WebhookEndpoint
+
+    for index in range(n):
+        WebhookEndpoint.objects.create(
+            company=cast.company_a, url=f"https://hooks.alpha.example/{index}", secret_encrypted="x"
+        )
+
+
+def _outbound(cast: Cast, n: int) -> None:
+    import uuid
+
+    from integrations.models import OutboundDelivery
+
+    endpoint = cast.strategic_a["webhook_endpoint"]
+    for index in range(n):
+        OutboundDelivery.objects.create(
+            company=cast.company_a, endpoint=endpoint, event="ping", event_id=uuid.uuid4(), key=f"ping:{index}"
+        )
+
+
 def _history_path(cast: Cast) -> str:
     return f"/api/v1/companies/alpha/epics/{cast.strategic_a['epic'].pk}/status-history/"
 
@@ -233,6 +280,10 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:connection-list": (f"{A}/connections/", _connections, 5),
     "v1:sync-run-list": (f"{A}/sync-runs/", _sync_runs, 5),
     "v1:webhook-delivery-list": (f"{A}/webhook-deliveries/", _deliveries, 5),
+    "v1:reminder-list": (f"{A}/reminders/", _reminders, 5),
+    "v1:slack-webhook-list": (f"{A}/slack-webhooks/", _slack_webhooks, 5),
+    "v1:webhook-endpoint-list": (f"{A}/webhook-endpoints/", _endpoints, 5),
+    "v1:outbound-delivery-list": (f"{A}/outbound-deliveries/", _outbound, 5),
     "v1:epic-status-history": (_history_path, _status_changes, 6),  # + the epic itself
     "v1:key-results-without-epics": (f"{A}/alignment/key-results-without-epics/", _key_results, 5),
     "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 8),  # + covered ids

@@ -1,6 +1,8 @@
 """Tracker connections are managed by owners and admins (they hold credentials); trackers sign their webhooks."""
 
 from config.api.roles import SIGNATURE
+from integrations.api.outbound import ROUTE_ROLES as OUTBOUND_ROUTE_ROLES
+from integrations.api.slack import ROUTE_ROLES as SLACK_ROUTE_ROLES
 from outcomes.choices import MANAGERS
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[str] | str] = {
@@ -18,4 +20,6 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "v1:webhook-delivery-detail"): MANAGERS,
     ("POST", "v1:webhook-delivery-replay"): MANAGERS,
     ("POST", "v1:webhook-receive"): SIGNATURE,
+    **SLACK_ROUTE_ROLES,
+    **OUTBOUND_ROUTE_ROLES,
 }

@@ -1,4 +1,4 @@
-"""Re-encrypt every stored tracker credential under the newest key in FIELD_ENCRYPTION_KEYS.
+"""Re-encrypt every stored secret (tracker credentials, webhook secrets, Slack URLs) under the newest key.
 
 Rotation: put the new key first in FIELD_ENCRYPTION_KEYS (keep the old one after it), deploy, run
 this command, then drop the old key. It works in batches and can be run again or resumed.
@@ -10,11 +10,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from integrations.services import rotate_credentials
+from integrations.services import rotate_credentials, rotate_notification_secrets
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt tracker credentials under the newest FIELD_ENCRYPTION_KEYS key."
+    help = "Re-encrypt tracker credentials, webhook secrets and Slack URLs under the newest FIELD_ENCRYPTION_KEYS key."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=200)
@@ -26,3 +26,7 @@ class Command(BaseCommand):
         if outcome.unreadable:
             ids = ", ".join(str(pk) for pk in outcome.unreadable)
             self.stderr.write(f"No configured key reads the credentials of connection(s) {ids}: set new ones.")
+        rotated, unreadable = rotate_notification_secrets()
+        self.stdout.write(f"Re-encrypted {rotated} outbound webhook secret(s) and Slack webhook URL(s).")
+        if unreadable:
+            self.stderr.write(f"No configured key reads these, set them again: {', '.join(unreadable)}.")
