@@ -195,6 +195,7 @@ class Reminder(models.Model):
         indexes = [
             models.Index(fields=["status", "created"], name="reminder_status"),
             models.Index(fields=["company", "status", "created"], name="reminder_company_status"),
+            models.Index(fields=["created"], name="reminder_created"),
         ]
 
     def __str__(self) -> str:

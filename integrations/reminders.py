@@ -10,7 +10,7 @@ Every minute the dispatcher (a beat task that may run twice, on several workers)
    recipient, channel) under a unique key, so planning twice adds nothing:
    - outcome reviews: due → the epic's owner; 7 days overdue → the owner and the reviewer (or the
      team's lead); 21 days → also the owners of the objectives the epic serves. A review first seen
-     late gets only its current stage;
+     late gets only the stage it is in, never a burst of the ones it skipped;
    - key result check-ins: a day before one falls due by the cadence → the key result's owner;
    - epics that started without an anticipated outcome → the epic's owner;
    - tracker connections that need attention → the company's owners and admins;
@@ -149,7 +149,12 @@ class Want:
 
 
 def plan_reminders(now: datetime) -> int:
-    """Add the reminders due things call for now; returns how many were new. A fixed number of queries."""
+    """Add the reminders due things call for now; returns how many were new.
+
+    A fixed number of queries whose size follows what fell due lately, not everything ever due:
+    each source asks only for what reached its stage within ``LOOKBACK``, and the keys planned
+    lately are read once so that only new rows are written.
+    """
     members = list(Membership.objects.filter(role__in=DIGEST_READERS).values_list("company_id", "user_id", "role"))
     wants = [
         *review_wants(now),
@@ -160,16 +165,20 @@ def plan_reminders(now: datetime) -> int:
     prefs = prefs_for([(w.company_id, w.recipient_id) for w in wants] + [(c, u) for c, u, _ in members], now)
     wants += digest_wants(now, members, prefs)
     with_slack = set(SlackWebhook.objects.values_list("company_id", flat=True).distinct())
+    planned = set(
+        Reminder.objects.filter(created__gte=now - LOOKBACK - CHECK_IN_NOTICE).values_list(
+            "kind", "subject", "stage", "due_on", "recipient_id", "channel"
+        )
+    )
     rows = [
         row
         for want in wants
         for row in want.rows(prefs[(want.company_id, want.recipient_id)], want.company_id in with_slack, now)
+        if (row.kind, row.subject, row.stage, row.due_on, row.recipient_id, row.channel) not in planned
     ]
-    if not rows:
-        return 0
-    before = Reminder.objects.count()
-    Reminder.objects.bulk_create(rows, ignore_conflicts=True)  # the unique key keeps each one once
-    return Reminder.objects.count() - before
+    # The unique key keeps each one once, whatever a racing planner wrote meanwhile.
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def _stage(review: OutcomeReview, now: datetime) -> tuple[str, int]:
@@ -178,11 +187,11 @@ def _stage(review: OutcomeReview, now: datetime) -> tuple[str, int]:
 
 
 def review_wants(now: datetime) -> list[Want]:
-    reviews = list(
-        OutcomeReview.objects.filter(state=ReviewState.PENDING, due_at__lte=now).select_related(
-            "epic__reviewer", "epic__team"
-        )
-    )
+    """Pending reviews whose current stage began within ``LOOKBACK``: each stage is planned once, on time."""
+    recently = Q()
+    for _, _, after in STAGES:
+        recently |= Q(due_at__lte=now - after, due_at__gt=now - after - LOOKBACK)
+    reviews = list(OutcomeReview.objects.filter(recently, state=ReviewState.PENDING).select_related("epic__team"))
     staged = [(review, *_stage(review, now)) for review in reviews]
     escalated = _objective_owners([review.epic_id for review, _, stage in staged if stage >= 2])
     return [

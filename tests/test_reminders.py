@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from epics.models import Epic, OutcomeReview
 from epics.services import anticipated_outcome_set, epic_create, epic_transition, review_waive
 from integrations.models import Connection, NotificationPreference, Reminder, ReminderSnooze, SlackWebhook
-from integrations.reminders import dispatch_reminders
+from integrations.reminders import dispatch_reminders, plan_reminders
 from integrations.slack import slack_webhook_save
 from okrs.models import KeyResult
 from okrs.services import check_in_record
@@ -135,7 +137,7 @@ def test_reminders_stop_once_the_review_is_waived(review, cast, time_machine):
 
 
 def test_a_review_first_seen_late_gets_its_current_stage_not_a_burst(review, cast, time_machine):
-    _at(time_machine, review.due_at + timedelta(days=28))
+    _at(time_machine, review.due_at + timedelta(days=22))
 
     dispatch_reminders()
 
@@ -303,6 +305,31 @@ def test_slack_is_not_planned_without_a_webhook(review, cast, time_machine):
     dispatch_reminders()
 
     assert list(Reminder.objects.filter(review=review).values_list("channel", flat=True)) == ["email"]
+
+
+def test_a_review_long_past_every_stage_is_left_to_the_digest(review, cast, time_machine):
+    """A tracker import of old deliveries does not send a burst of escalations (the weekly digest lists them)."""
+    _at(time_machine, review.due_at + timedelta(days=30))
+
+    dispatch_reminders()
+
+    assert not Reminder.objects.filter(review=review).exists()
+
+
+def test_planning_reads_a_fixed_number_of_queries_however_many_reviews_are_due(review, cast, time_machine):
+    _at(time_machine, review.due_at + timedelta(days=7, hours=1))
+    plan_reminders(timezone.now())  # the first plan writes; the next ones only read
+    with CaptureQueriesContext(connection) as few:
+        plan_reminders(timezone.now())
+    for index in range(30):
+        copy = epic_create(company=cast.company_a, title=f"Copy {index}", owner=cast.member_a, actor=cast.member_a)
+        OutcomeReview.objects.create(epic=copy, done_at=review.done_at, due_at=review.due_at)
+    with CaptureQueriesContext(connection) as many:
+        assert plan_reminders(timezone.now()) == 30
+    with CaptureQueriesContext(connection) as again:
+        assert plan_reminders(timezone.now()) == 0
+
+    assert len(few) == len(again) and len(many) == len(few) + 1  # + the one bulk insert
 
 
 # --- quiet hours, time zones, preferences, snooze ---------------------------------------------

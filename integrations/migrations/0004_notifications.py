@@ -289,6 +289,10 @@ class Migration(migrations.Migration):
             model_name="reminder",
             index=models.Index(fields=["company", "status", "created"], name="reminder_company_status"),
         ),
+        migrations.AddIndex(
+            model_name="reminder",
+            index=models.Index(fields=["created"], name="reminder_created"),
+        ),
         migrations.AddConstraint(
             model_name="reminder",
             constraint=models.UniqueConstraint(
