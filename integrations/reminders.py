@@ -29,6 +29,7 @@ Every minute the dispatcher (a beat task that may run twice, on several workers)
 from __future__ import annotations
 
 import smtplib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -65,6 +66,8 @@ CHECK_IN_NOTICE = timedelta(days=1)
 LOOKBACK = timedelta(days=3)
 # A row left "sending" this long was abandoned by a sender that stopped (killed, restarted).
 SENDING_LEASE = timedelta(minutes=15)
+# A tick stops claiming after this long (well inside the task's time limit); the rest wait a minute.
+SEND_BUDGET_SECONDS = 50.0
 STAGES = (
     (ReminderKind.REVIEW_DUE, 0, timedelta(0)),
     (ReminderKind.REVIEW_OVERDUE, 1, timedelta(days=OVERDUE_AFTER_DAYS)),
@@ -88,7 +91,10 @@ class Dispatched:
 def dispatch_reminders(now: datetime | None = None) -> Dispatched:
     now = now or timezone.now()
     outcome = Dispatched(abandoned=mark_abandoned(now), planned=plan_reminders(now))
+    started = time.monotonic()
     for reminder_id in due_reminder_ids(now):
+        if time.monotonic() - started > SEND_BUDGET_SECONDS:
+            break  # the next tick goes on; a task stopped by its time limit would leave rows "sending"
         result = send_reminder(reminder_id, now)
         if result == ReminderStatus.SENT:
             outcome.sent += 1

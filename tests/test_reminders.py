@@ -215,6 +215,19 @@ def test_a_sender_that_stopped_mid_send_is_not_repeated(review, time_machine):
     assert _sent_to(review.epic.title) == []
 
 
+def test_a_tick_out_of_time_leaves_the_rest_to_the_next(review, cast, time_machine, monkeypatch):
+    _at(time_machine, review.due_at + timedelta(days=7, hours=1))
+    monkeypatch.setattr("integrations.reminders.SEND_BUDGET_SECONDS", -1.0)
+    outcome = dispatch_reminders()
+    assert outcome.planned >= 2 and outcome.sent == 0  # the two overdue reminders, and the week's digests
+    assert set(Reminder.objects.filter(review=review).values_list("status", flat=True)) == {"pending"}
+
+    monkeypatch.setattr("integrations.reminders.SEND_BUDGET_SECONDS", 50.0)
+    dispatch_reminders()
+
+    assert _sent_to(review.epic.title) == sorted([cast.member_a.email, cast.admin_a.email])
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_dispatchers_racing_on_postgresql_send_one_message_per_key(cast, time_machine):
