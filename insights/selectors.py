@@ -127,9 +127,8 @@ def _strategies_of(epic_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
         .distinct()
     )
     served: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for epic_id, strategy, title in sorted(pairs):
-        if (strategy, title) not in served[epic_id]:
-            served[epic_id].append((strategy, title))
+    for epic_id, strategy, title in sorted(pairs):  # distinct rows: each strategy once per epic
+        served[epic_id].append((strategy, title))
     return served
 
 
@@ -185,7 +184,8 @@ def outcome_debt(company: Company, now: datetime, *, team_id: int | None = None)
     for (owner,) in stale.values_list("owner__email"):
         owners.setdefault(owner, Debt(owner, owner)).stale_check_ins += 1
         total.stale_check_ins += 1
-    order = lambda debt: (-debt.overdue, -debt.due, -debt.stale_check_ins, debt.name)  # noqa: E731
-    return OutcomeDebt(
-        total=total, by_owner=sorted(owners.values(), key=order), by_team=sorted(teams.values(), key=order)
-    )
+    return OutcomeDebt(total=total, by_owner=_worst_first(owners.values()), by_team=_worst_first(teams.values()))
+
+
+def _worst_first(debts: Iterable[Debt]) -> list[Debt]:
+    return sorted(debts, key=lambda debt: (-debt.overdue, -debt.due, -debt.stale_check_ins, debt.name))

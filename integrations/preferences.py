@@ -8,7 +8,7 @@ Machines (outbound webhooks) have no quiet hours; only people do.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -108,7 +108,7 @@ def prefs_for(pairs: Iterable[tuple[int, int]], now: datetime) -> dict[tuple[int
     for pair in pairs:
         prefs = Prefs.of(rows.get(pair), zones.get(pair[0], ZoneInfo("UTC")))
         if pair in snoozes:
-            prefs = Prefs(**{**prefs.__dict__, "snoozed": snoozes[pair]})
+            prefs = replace(prefs, snoozed=snoozes[pair])
         result[pair] = prefs
     return result
 

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from epics.choices import ReviewState
 from epics.models import OVERDUE_AFTER_DAYS, Epic, OutcomeReview
-from epics.selectors import STARTED, epics_missing_outcome
+from epics.selectors import epics_missing_outcome
 from integrations import slack
 from integrations.choices import (
     DIGEST_KINDS,
@@ -376,7 +376,7 @@ def no_longer_asked(reminder: Reminder, now: datetime) -> str:
             return "Nothing is asked any more: the cycle is no longer active."
     elif reminder.kind == ReminderKind.OUTCOME_MISSING:
         epic = reminder.epic
-        if epic is None or epic.status not in STARTED or not epics_missing_outcome().filter(pk=epic.pk).exists():
+        if epic is None or not epics_missing_outcome().filter(pk=epic.pk).exists():
             return "Nothing is asked any more: the anticipated outcome was written."
     elif reminder.kind == ReminderKind.CONNECTION_ATTENTION:
         connection = reminder.connection
