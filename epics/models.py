@@ -33,6 +33,9 @@ class Epic(models.Model):
     )
     work_type = models.CharField(max_length=10, choices=WorkType.choices, default=WorkType.FEATURE)
     status = models.CharField(max_length=12, choices=EpicStatus.choices, default=EpicStatus.PROPOSED)
+    waiting = models.BooleanField(
+        default=False, editable=False, help_text="In progress but waiting (blocked, on hold), as the tracker says."
+    )
     tracker_connection_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     external_id = models.CharField(max_length=200, blank=True, editable=False, help_text="The tracker's stable id.")
     external_key = models.CharField(max_length=200, blank=True, help_text="The tracker's key, e.g. SHOP-42.")
@@ -167,7 +170,12 @@ class StatusChangeQuerySet(CompanyOwnedQuerySet["StatusChange"]):
 
 
 class StatusChange(models.Model):
-    """One move of an epic's status. Rows are only ever added: history is never rewritten."""
+    """One move of an epic's status. Rows are only ever added: history is never rewritten.
+
+    ``waiting`` says the state entered is a wait state. A tracker can put an epic in progress on
+    hold and back without changing our status: that is a row from in_progress to in_progress with
+    the new ``waiting``, so flow efficiency can tell active time from waiting time.
+    """
 
     epic = models.ForeignKey(Epic, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=12, choices=EpicStatus.choices, blank=True)
@@ -180,6 +188,7 @@ class StatusChange(models.Model):
     actor_api_key_prefix = models.CharField(max_length=20, blank=True, default="")
     tracker_timestamp = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
+    waiting = models.BooleanField(default=False, help_text="The state entered is in progress but waiting.")
 
     objects = StatusChangeQuerySet.as_manager()
 

@@ -8,6 +8,8 @@ with a fixed number of queries per batch, whatever the batch size:
 * a status change becomes a status-history row stamped with the tracker's own time, and an item
   whose time is not newer than the newest applied one changes no status (out-of-order events);
   a snapshot older than the last one seen (by the tracker's update time) changes nothing at all;
+* an epic in progress that starts or stops waiting (blocked, on hold) gets a row from in_progress
+  to in_progress carrying the new ``waiting``, under the same rules;
 * the effects of a status on dates and reviews are the same as for one epic
   (``epics.services.status_effects``);
 * epics the tracker no longer lists are marked with the reason, never dropped.
@@ -55,6 +57,12 @@ class TrackedItem:
     at: datetime  # the tracker's time for the current status
     owner: User  # for a new epic: the assignee when a member, else the connection's default owner
     updated_at: datetime | None = None  # the tracker's last change to the item: older snapshots are skipped
+    waiting: bool = False  # in progress, but in a wait state (blocked, on hold, paused)
+
+    @property
+    def waits(self) -> bool:
+        """Waiting only counts while in progress."""
+        return self.waiting and self.status == EpicStatus.IN_PROGRESS
 
 
 @dataclass
@@ -126,12 +134,17 @@ def tracked_epics_apply(
         dirty = _refresh(epic, item)
         if item.status is not None and item.status != epic.status and not _stale(epic, item.at):
             from_status = epic.status
-            changes.append(_change(epic, from_status, item.status, item.at, source))
+            changes.append(_change(epic, from_status, item.status, item.at, source, waiting=item.waits))
             effect = status_effects(epic, from_status, item.status, item.at)
+            epic.waiting = item.waits
             if effect == OPEN_REVIEW:
                 opened.append(epic)
             elif effect == CANCEL_REVIEWS:
                 cancelled.append(epic.pk)
+            dirty = True
+        elif _wait_flips(epic, item):
+            changes.append(_change(epic, epic.status, epic.status, item.at, source, waiting=item.waits))
+            epic.waiting = item.waits
             dirty = True
         if dirty or seen_newer:
             epic.updated = now if dirty else epic.updated
@@ -143,12 +156,12 @@ def tracked_epics_apply(
         for epic, (_, item) in zip(created, new, strict=True):
             changes.append(_change(epic, "", EpicStatus.PROPOSED, item.at, source))
             if epic.status != EpicStatus.PROPOSED:
-                changes.append(_change(epic, EpicStatus.PROPOSED, epic.status, item.at, source))
+                changes.append(_change(epic, EpicStatus.PROPOSED, epic.status, item.at, source, waiting=epic.waiting))
             if epic.status == EpicStatus.DONE:
                 opened.append(epic)
         outcome.created = len(created)
     if changed:
-        fields = [*TRACKED_FIELDS, "status", "started_at", "done_at", "tracker_updated_at"]
+        fields = [*TRACKED_FIELDS, "status", "waiting", "started_at", "done_at", "tracker_updated_at"]
         fields += ["tracker_missing_since", "tracker_missing_reason"]
         bulk_update_with_history(changed, Epic, [*fields, "updated"], batch_size=500)
     if changes:
@@ -173,6 +186,7 @@ def _new_epic(company: Company, connection_id: int, item: TrackedItem, now: date
     )
     if item.status is not None and item.status != EpicStatus.PROPOSED:
         status_effects(epic, EpicStatus.PROPOSED, item.status, item.at)
+        epic.waiting = item.waits
     return epic
 
 
@@ -203,9 +217,26 @@ def _stale(epic: Epic, at: datetime) -> bool:
     return newest is not None and newest >= at
 
 
-def _change(epic: Epic, from_status: str, to_status: str, at: datetime, source: str) -> StatusChange:
+def _wait_flips(epic: Epic, item: TrackedItem) -> bool:
+    """Still in progress, but starting or stopping to wait: a change of state our status does not show."""
+    return (
+        item.status == epic.status == EpicStatus.IN_PROGRESS
+        and item.waits != epic.waiting
+        and not _stale(epic, item.at)
+    )
+
+
+def _change(
+    epic: Epic, from_status: str, to_status: str, at: datetime, source: str, *, waiting: bool = False
+) -> StatusChange:
     return StatusChange(
-        epic=epic, from_status=from_status, to_status=to_status, at=at, source=source, tracker_timestamp=at
+        epic=epic,
+        from_status=from_status,
+        to_status=to_status,
+        at=at,
+        source=source,
+        tracker_timestamp=at,
+        waiting=waiting,
     )
 
 

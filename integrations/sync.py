@@ -32,7 +32,7 @@ from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from integrations.models import Connection, SyncRun
 from integrations.secrets import CredentialsUnreadable
 from integrations.services import connection_credentials
-from integrations.status_maps import map_status
+from integrations.status_maps import map_item
 from integrations.trackers.base import PermanentTrackerError, TrackerError, TrackerItem
 from integrations.trackers.github import GitHubClient
 from integrations.trackers.gitlab import GitLabClient
@@ -211,21 +211,24 @@ def apply_items(connection: Connection, items: Sequence[TrackerItem], *, source:
             fallback.append(_fallback_owner(connection))
         return fallback[0]
 
-    tracked = [
-        TrackedItem(
+    def tracked(item: TrackerItem) -> TrackedItem:
+        mapped = map_item(connection.status_map, item.signals)
+        return TrackedItem(
             external_id=item.external_id,
             key=item.key,
             title=item.title,
             url=item.url,
             status_text=item.status_text,
-            status=map_status(connection.status_map, item.signals)[0],
+            status=mapped.status,
             at=item.status_timestamp,
             owner=owner_of(item),
             updated_at=item.updated_at,
+            waiting=mapped.waiting,
         )
-        for item in items
-    ]
-    return tracked_epics_apply(company=connection.company, connection_id=connection.pk, items=tracked, source=source)
+
+    return tracked_epics_apply(
+        company=connection.company, connection_id=connection.pk, items=[tracked(item) for item in items], source=source
+    )
 
 
 def _finish_succeeded(run: SyncRun, connection: Connection) -> SyncRun:

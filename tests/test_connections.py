@@ -543,7 +543,7 @@ def test_matching_is_case_insensitive_both_ways():
     rules = [{"match": {"status": "In Review", "label": ["Blocked"]}, "status": "in_progress"}]
     assert map_status(rules, {"status": "IN REVIEW", "label": ["x", "blocked"]}) == ("in_progress", 0)
     assert map_status(DEFAULTS["jira"], {"category": "DONE", "resolution": "won't do"}) == ("cancelled", 0)
-    assert map_status(DEFAULTS["github"], {"state": "Open", "label": ["Status: In Progress"]}) == ("in_progress", 2)
+    assert map_status(DEFAULTS["github"], {"state": "Open", "label": ["Status: In Progress"]}) == ("in_progress", 3)
 
 
 @pytest.mark.parametrize(

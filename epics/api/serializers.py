@@ -216,6 +216,7 @@ class StatusChangeSerializer(serializers.ModelSerializer[StatusChange]):
             "id",
             "from_status",
             "to_status",
+            "waiting",
             "at",
             "source",
             "actor",
