@@ -18,8 +18,10 @@ from django.db.models.functions import Coalesce, NullIf
 
 from epics.choices import ReviewState, Verdict
 from epics.models import OVERDUE_AFTER_DAYS, ActualResult, Contribution, OutcomeReview
+from epics.selectors import review_phase
 from okrs.choices import CycleStatus
-from okrs.models import KeyResult
+from okrs.models import Cycle, KeyResult
+from okrs.selectors import CycleTree, cycle_tree
 from outcomes.models import Company
 
 VERDICTS = tuple(Verdict.values)
@@ -67,6 +69,17 @@ class Realisation:
     by_owner: list[Tally]
     by_strategy: list[Tally]
     by_month: list[Tally]
+
+    def table(self) -> tuple[list[str], list[list[object]]]:
+        header = ["group", "key", "name", "delivered", "recorded", "waived", "pending", "recorded_share", *VERDICTS]
+        groups = [("total", [self.total]), ("team", self.by_team), ("owner", self.by_owner)]
+        groups += [("strategy", self.by_strategy), ("month", self.by_month)]
+        rows: list[list[object]] = [
+            [group, t.key, t.name, t.delivered, t.recorded, t.waived, t.pending, t.recorded_share, *t.verdicts.values()]
+            for group, tallies in groups
+            for t in tallies
+        ]
+        return header, rows
 
 
 def realisation(
@@ -161,6 +174,16 @@ class OutcomeDebt:
     by_owner: list[Debt]
     by_team: list[Debt]
 
+    def table(self) -> tuple[list[str], list[list[object]]]:
+        header = ["group", "key", "name", "due", "overdue", "oldest_days", "stale_check_ins"]
+        groups = [("total", [self.total]), ("owner", self.by_owner), ("team", self.by_team)]
+        rows: list[list[object]] = [
+            [group, d.key, d.name, d.due, d.overdue, d.oldest_days, d.stale_check_ins]
+            for group, debts in groups
+            for d in debts
+        ]
+        return header, rows
+
 
 def outcome_debt(company: Company, now: datetime, *, team_id: int | None = None) -> OutcomeDebt:
     """Reviews due and overdue with their age, per owner and team; stale check-ins per owner. Two queries."""
@@ -189,3 +212,138 @@ def outcome_debt(company: Company, now: datetime, *, team_id: int | None = None)
 
 def _worst_first(debts: Iterable[Debt]) -> list[Debt]:
     return sorted(debts, key=lambda debt: (-debt.overdue, -debt.due, -debt.stale_check_ins, debt.name))
+
+
+# --- cycle roll-up with delivery ----------------------------------------------------------
+@dataclass(frozen=True)
+class EpicLine:
+    """An epic as the roll-up shows it under a key result it serves."""
+
+    id: int
+    title: str
+    status: str
+    work_type: str
+    owner_id: int
+    owner_email: str
+    owner_name: str
+    team: str
+    review_phase: str | None  # None: not delivered yet
+    verdict: str | None
+
+
+@dataclass
+class Delivery:
+    """A cycle's OKR tree with the epics behind each key result and what the delivered ones achieved.
+
+    ``realisation`` per objective counts the delivered epics under its own key results and under
+    those of every objective beneath it (an epic serving several of them counts once).
+    """
+
+    tree: CycleTree
+    epics: dict[int, list[EpicLine]]  # key result id -> epics serving it
+    realisation: dict[int, Tally]  # objective id -> delivered epics beneath it
+
+    def table(self, objectives: set[int] | None = None) -> tuple[list[str], list[list[object]]]:
+        """One row per epic under each key result (of ``objectives`` when given); a key result with no
+        epic still has its row."""
+        header = ["objective_id", "objective", "objective_progress", "achieved_share", "key_result_id"]
+        header += ["key_result", "key_result_progress", "key_result_status", "epic_id", "epic", "epic_status"]
+        header += ["owner", "review", "verdict"]
+        figures = self.tree.rollup
+        rows: list[list[object]] = []
+        titles = {o.pk: o.title for o in self.tree.objectives}
+        for kr in self.tree.key_results:
+            if objectives is not None and kr.objective_id not in objectives:
+                continue
+            objective: list[object] = [kr.objective_id, titles.get(kr.objective_id, "")]
+            objective += [figures.objectives[kr.objective_id].progress, self.achieved_share(kr.objective_id)]
+            result: list[object] = [kr.pk, kr.title, figures.key_results[kr.pk].progress]
+            result.append(figures.key_results[kr.pk].status)
+            lines: list[EpicLine | None] = [*self.epics.get(kr.pk, [])] or [None]
+            for line in lines:
+                epic: list[object] = ["", "", "", "", "", ""]
+                if line is not None:
+                    epic = [line.id, line.title, line.status, line.owner_email, line.review_phase, line.verdict]
+                rows.append([*objective, *result, *epic])
+        return header, rows
+
+    def achieved_share(self, objective_id: int) -> Decimal | None:
+        """Of the recorded results beneath the objective, the share that achieved the anticipated outcome."""
+        tally = self.realisation.get(objective_id)
+        return None if tally is None else tally.verdict_shares()[Verdict.ACHIEVED]
+
+
+def cycle_delivery(cycle: Cycle, *, at: datetime | None = None) -> Delivery:
+    """The roll-up of ``cycle`` and the epics beneath it: the tree's four queries and two more."""
+    tree = cycle_tree(cycle, at=at)
+    now = tree.at
+    kr_ids = [kr.pk for kr in tree.key_results]
+    served = list(
+        Contribution.objects.filter(key_result_id__in=kr_ids)
+        .values_list(
+            "key_result_id",
+            "epic_id",
+            "epic__title",
+            "epic__status",
+            "epic__work_type",
+            "epic__owner_id",
+            "epic__owner__email",
+            "epic__owner__full_name",
+            "epic__team__name",
+        )
+        .order_by("epic__title", "epic_id")
+    )
+    reviews = _latest_reviews({row[1] for row in served})
+    epics: dict[int, list[EpicLine]] = defaultdict(list)
+    epics_of_objective: dict[int, set[int]] = defaultdict(set)
+    objective_of = {kr.pk: kr.objective_id for kr in tree.key_results}
+    for kr_id, epic_id, title, status, work_type, owner_id, email, name, team in served:
+        review = reviews.get(epic_id)
+        phase = None if review is None else review_phase(review, now)
+        verdict = None if review is None else review.verdict  # type: ignore[attr-defined]
+        epics[kr_id].append(
+            EpicLine(epic_id, title, status, work_type, owner_id, email, name, team or "", phase, verdict)
+        )
+        epics_of_objective[objective_of[kr_id]].add(epic_id)
+    return Delivery(tree=tree, epics=dict(epics), realisation=_realisation_beneath(tree, epics_of_objective, reviews))
+
+
+def _latest_reviews(epic_ids: set[int]) -> dict[int, OutcomeReview]:
+    """Each epic's latest delivery (not a cancelled one) with its verdict, override winning (one query)."""
+    latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
+    rows = (
+        OutcomeReview.objects.filter(epic_id__in=epic_ids)
+        .exclude(state=ReviewState.CANCELLED)
+        .annotate(
+            verdict=Subquery(latest.values(overall=Coalesce(NullIf("verdict_override", Value("")), "verdict"))[:1])
+        )
+        .order_by("epic_id", "-done_at", "-id")
+    )
+    found: dict[int, OutcomeReview] = {}
+    for review in rows:
+        found.setdefault(review.epic_id, review)
+    return found
+
+
+def _realisation_beneath(
+    tree: CycleTree, epics_of_objective: dict[int, set[int]], reviews: dict[int, OutcomeReview]
+) -> dict[int, Tally]:
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for objective in tree.objectives:
+        children[objective.parent_id].append(objective.pk)
+
+    def beneath(objective_id: int) -> set[int]:
+        found = set(epics_of_objective.get(objective_id, ()))
+        for child in children[objective_id]:
+            found |= beneath(child)
+        return found
+
+    tallies: dict[int, Tally] = {}
+    for objective in tree.objectives:
+        tally = Tally(str(objective.pk), objective.title)
+        for epic_id in sorted(beneath(objective.pk)):
+            review = reviews.get(epic_id)
+            if review is not None:
+                tally.add(review.state, review.verdict)  # type: ignore[attr-defined]
+        tallies[objective.pk] = tally
+    return tallies

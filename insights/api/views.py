@@ -1,0 +1,280 @@
+"""The insight routes: each reads one read model for a period and answers as JSON or, with
+``?format=csv`` (or ``Accept: text/csv``), as a CSV table."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from insights import selectors
+from insights.alignment import alignment
+from insights.api import serializers as s
+from insights.calibration import calibration
+from insights.flow import flow
+from insights.investment import investment
+from insights.periods import Period, current_cycle, default_period, period_of_days
+from okrs.api.rollup import render_rollup
+from okrs.models import Cycle
+from outcomes.api.base import CompanyScopedViewSet
+
+
+class CSVRenderer(BaseRenderer):
+    """Renders ``{"header": [...], "rows": [[...], ...]}`` as CSV (numbers as plain decimals)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(data["header"])
+        writer.writerows([[_cell(value) for value in row] for row in data["rows"]])
+        return out.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return value
+
+
+FORMAT = OpenApiParameter("format", str, enum=["json", "csv"], description="`csv` for a table, JSON by default.")
+CSV_RESPONSE = {(200, "text/csv"): OpenApiTypes.STR}
+
+
+def _docs(summary: str, description: str, query: Any, answer: Any) -> Callable[[Any], Any]:
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[query, FORMAT],
+        responses={(200, "application/json"): answer, **CSV_RESPONSE},
+    )
+
+
+class InsightViewSet(CompanyScopedViewSet):
+    """Read-only answers computed from the company's records, never stored."""
+
+    openapi_tag = "insights"
+    queryset = Cycle.objects.all()  # the routes read through the read models, not this
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    paginated_actions = frozenset()
+    filtered_actions = frozenset()
+    period_params = frozenset({"cycle", "start", "end", "team", "strategy", "format"})
+    extra_query_params: ClassVar[dict[str, frozenset[str]]] = {
+        "rollup": frozenset({"cycle", "team", "strategy", "format"}),
+        "realisation": period_params,
+        "alignment": period_params,
+        "flow": frozenset({"cycle", "start", "end", "team", "format"}),
+        "investment": period_params,
+        "calibration": frozenset({"cycle", "team", "format"}),
+        "outcome_debt": frozenset({"team", "format"}),
+    }
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Errors are JSON in the one error shape, even when CSV was asked for."""
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return super().handle_exception(exc)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def query(self, serializer_class: Any) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.query_params, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def period(self, query: dict[str, Any]) -> Period:
+        if "cycle" in query:
+            cycle = query["cycle"]
+            return period_of_days(self.company, cycle.start, cycle.end, cycle)
+        if "start" in query:
+            return period_of_days(self.company, query["start"], query["end"])
+        return default_period(self.company, timezone.localdate(timezone=self._zone()))
+
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.company.timezone)
+
+    def answer(self, name: str, document: Any, table: tuple[list[str], list[list[object]]]) -> Response:
+        if self.request.accepted_renderer.format == "csv":
+            filename = f"{self.company.slug}-{name}.csv"
+            return Response(
+                {"header": table[0], "rows": table[1]},
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        return Response(document)
+
+    @staticmethod
+    def _pk(row: Any) -> int | None:
+        return None if row is None else row.pk
+
+    # --- routes ----------------------------------------------------------------------------
+    @_docs(
+        "Cycle roll-up with delivery",
+        "The OKR tree of a cycle (the current one by default) as in the cycle roll-up, and under each key result "
+        "the epics serving it with status, owner, review phase and verdict; per objective, `delivery` counts the "
+        "delivered epics beneath it and the share whose recorded result achieved the anticipated outcome. "
+        "`team` keeps that team's objectives, `strategy` those serving the strategy (with their parents).",
+        s.CycleQuerySerializer,
+        s.DeliveryRollupSerializer,
+    )
+    def rollup(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.CycleQuerySerializer)
+        cycle = query.get("cycle") or current_cycle(self.company, timezone.localdate(timezone=self._zone()))
+        if cycle is None:
+            raise NotFound("This company has no cycle yet.")
+        delivery = selectors.cycle_delivery(cycle)
+        team, strategy = query.get("team"), query.get("strategy")
+        document = render_delivery(delivery, team=team, strategy=strategy)
+        return self.answer("rollup", document, delivery.table(_kept(delivery, team, strategy)))
+
+    @_docs(
+        "Realisation of delivered epics",
+        "Of the epics delivered in the period (a cycle, start and end, or the current cycle): how many have a "
+        "recorded result, and how those came out (the override wins), in total, by team, owner, strategy and month.",
+        s.PeriodQuerySerializer,
+        s.RealisationSerializer,
+    )
+    def realisation(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.PeriodQuerySerializer)
+        period = self.period(query)
+        result = selectors.realisation(
+            self.company,
+            period.start,
+            period.end,
+            team_id=self._pk(query.get("team")),
+            strategy_id=self._pk(query.get("strategy")),
+        )
+        document = s.RealisationSerializer({"period": period, **vars(result)}).data
+        return self.answer("realisation", document, result.table())
+
+    @_docs(
+        "Outcome debt",
+        "Reviews due and overdue now with the age of the oldest, per owner and team, and key results past their "
+        "check-in date, worst first.",
+        s.TeamQuerySerializer,
+        s.OutcomeDebtSerializer,
+    )
+    def outcome_debt(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.TeamQuerySerializer)
+        now = timezone.now()
+        result = selectors.outcome_debt(self.company, now, team_id=self._pk(query.get("team")))
+        document = s.OutcomeDebtSerializer({"at": now, **vars(result)}).data
+        return self.answer("outcome-debt", document, result.table())
+
+    def _filters(self, query: dict[str, Any]) -> dict[str, Any]:
+        return {"team_id": self._pk(query.get("team")), "strategy_id": self._pk(query.get("strategy"))}
+
+    @_docs(
+        "Alignment",
+        "Of the epics active in the period: the share, and the share of their cost per currency, that serve a key "
+        "result; work aligned to nothing; objectives and key results of the period's cycles with no work behind "
+        "them; SWOT threats no active strategy addresses.",
+        s.PeriodQuerySerializer,
+        s.AlignmentSerializer,
+    )
+    def alignment(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.PeriodQuerySerializer)
+        period = self.period(query)
+        result = alignment(self.company, period.start, period.end, **self._filters(query))
+        document = s.AlignmentSerializer(_with(result, period=period, aligned_share=result.aligned_share)).data
+        return self.answer("alignment", document, result.table())
+
+    @_docs(
+        "Flow",
+        "From the status history of the epics: flow velocity (done per ISO week), flow time (start to done; p50, "
+        "p85), flow load (in progress now and at each week's end), flow efficiency (where status maps mark wait "
+        "states) and flow distribution by work type.",
+        s.FlowQuerySerializer,
+        s.FlowSerializer,
+    )
+    def flow(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.FlowQuerySerializer)
+        period = self.period(query)
+        result = flow(self.company, period.start, period.end, team_id=self._pk(query.get("team")))
+        return self.answer("flow", s.FlowSerializer(_with(result, period=period)).data, result.table())
+
+    @_docs(
+        "Investment and return",
+        "Cost of the epics delivered in the period (the estimate, or the team's monthly cost over the epic's flow "
+        "time) per team, strategy and in total, per currency, split by the verdict of their outcomes.",
+        s.PeriodQuerySerializer,
+        s.InvestmentReturnSerializer,
+    )
+    def investment(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.PeriodQuerySerializer)
+        period = self.period(query)
+        result = investment(self.company, period.start, period.end, **self._filters(query))
+        document = s.InvestmentReturnSerializer(_with(result, period=period)).data
+        return self.answer("investment", document, result.table())
+
+    @_docs(
+        "Confidence calibration",
+        "For each key result of the cycle (the current one by default): the confidence stated by mid-cycle against "
+        "the progress reached at the end, as a Brier score and a bias, per owner, team and in total.",
+        s.CalibrationQuerySerializer,
+        s.CalibrationSerializer,
+    )
+    def calibration(self, request: Request, company_slug: str) -> Response:
+        query = self.query(s.CalibrationQuerySerializer)
+        cycle = query.get("cycle") or current_cycle(self.company, timezone.localdate(timezone=self._zone()))
+        if cycle is None:
+            raise NotFound("This company has no cycle yet.")
+        result = calibration(self.company, cycle, team_id=self._pk(query.get("team")))
+        return self.answer("calibration", s.CalibrationSerializer(result).data, result.table())
+
+
+def _with(result: Any, **extra: Any) -> dict[str, Any]:
+    """The read model's fields and a few more, for a serializer to read."""
+    return {**vars(result), **extra}
+
+
+# --- the roll-up document ----------------------------------------------------------------------
+def render_delivery(delivery: selectors.Delivery, *, team: Any = None, strategy: Any = None) -> dict[str, Any]:
+    """The roll-up document with the epics under each key result and the delivery tally per objective."""
+    document = render_rollup(delivery.tree)
+    keep = _kept(delivery, team, strategy)
+
+    def decorate(node: dict[str, Any]) -> dict[str, Any]:
+        node["delivery"] = s.TallySerializer(delivery.realisation[node["id"]]).data
+        for kr in node["key_results"]:
+            kr["epics"] = s.EpicLineSerializer(delivery.epics.get(kr["id"], []), many=True).data
+        node["children"] = [decorate(child) for child in node["children"] if child["id"] in keep]
+        return node
+
+    document["objectives"] = [decorate(node) for node in document["objectives"] if node["id"] in keep]
+    document["team"] = None if team is None else team.pk
+    document["strategy"] = None if strategy is None else strategy.pk
+    return document
+
+
+def _kept(delivery: selectors.Delivery, team: Any, strategy: Any) -> set[int]:
+    """Objectives matching the filters, and their ancestors so the tree still reads from the top."""
+    objectives = delivery.tree.objectives
+    if team is None and strategy is None:
+        return {o.pk for o in objectives}
+    parent_of = {o.pk: o.parent_id for o in objectives}
+    kept: set[int] = set()
+    for objective in objectives:
+        if team is not None and objective.team_id != team.pk:
+            continue
+        if strategy is not None and strategy.pk not in {x.pk for x in objective.strategies.all()}:
+            continue
+        pk: int | None = objective.pk
+        while pk is not None and pk not in kept:
+            kept.add(pk)
+            pk = parent_of.get(pk)
+    return kept
