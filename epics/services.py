@@ -98,6 +98,24 @@ def epic_delete(*, epic: Epic) -> None:
     epic.delete()
 
 
+# --- who may do what (the API and the web pages ask the same questions) -------------------
+WRITE_ANY = frozenset({"owner", "admin", "executive"})
+
+
+def may_write_epic(*, epic: Epic, user: User | None, role: str) -> bool:
+    """Owners, admins and executives write any epic; members those they own or review; viewers none."""
+    if role in WRITE_ANY:
+        return True
+    return role == "member" and user is not None and user.pk in {epic.owner_id, epic.reviewer_id}
+
+
+def may_close_the_loop(*, epic: Epic, user: User | None, role: str) -> bool:
+    """The epic's owner or reviewer, or an owner or admin, records its results."""
+    if role in MANAGERS:
+        return True
+    return role != "viewer" and user is not None and user.pk in {epic.owner_id, epic.reviewer_id}
+
+
 # --- the anticipated outcome ---------------------------------------------------------
 @transaction.atomic
 def anticipated_outcome_set(
@@ -256,6 +274,7 @@ def status_effects(epic: Epic, from_status: str, to_status: str, at: datetime) -
     (``CANCEL_REVIEWS``). The caller saves and applies the review change, one epic or many at once.
     """
     epic.status = to_status
+    epic.waiting = False  # a change of status leaves any wait; a tracker sets it again when it still waits
     if to_status in {EpicStatus.IN_PROGRESS, EpicStatus.DONE} and epic.started_at is None:
         epic.started_at = at
     if to_status == EpicStatus.DONE:
@@ -273,7 +292,7 @@ def _apply_status(epic: Epic, from_status: str, to_status: str, at: datetime) ->
         _open_review(epic, at)
     elif effect == CANCEL_REVIEWS:
         cancel_pending_reviews([epic.pk])
-    epic.save(update_fields=["status", "started_at", "done_at", "updated"])
+    epic.save(update_fields=["status", "waiting", "started_at", "done_at", "updated"])
 
 
 def cancel_pending_reviews(epic_ids: Iterable[int]) -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from epics.choices import ReviewState
 from epics.models import OVERDUE_AFTER_DAYS, ActualResult, Epic, OutcomeReview, SuccessMetric
@@ -104,7 +106,7 @@ def _web(name: str, **kwargs: Any) -> list[tuple[str, str]]:
 
 
 def _day(moment: datetime | None) -> str:
-    return "-" if moment is None else f"{moment:%Y-%m-%d}"
+    return "-" if moment is None else f"{timezone.localtime(moment):%Y-%m-%d}"
 
 
 def _number(value: Any) -> str:
@@ -113,7 +115,15 @@ def _number(value: Any) -> str:
 
 # --- one notice per kind ---------------------------------------------------------------
 def notice_for(reminder: Reminder, now: datetime) -> Notice | None:
-    """The notice a reminder sends, or None when there is nothing to say (an empty digest)."""
+    """The notice a reminder sends, or None when there is nothing to say (an empty digest).
+
+    Days in it are the company's days (a check-in due 00:30 in Berlin is due that day, not the one before).
+    """
+    with timezone.override(ZoneInfo(reminder.company.timezone)):
+        return _notice(reminder, now)
+
+
+def _notice(reminder: Reminder, now: datetime) -> Notice | None:
     kind = reminder.kind
     if kind in REVIEW_KINDS:
         assert reminder.review is not None

@@ -96,8 +96,7 @@ class EpicViewSet(CrudMixin, CompanyScopedViewSet):
             raise PermissionDenied("Members write the epics they own or review.")
 
     def _may_close_the_loop(self, epic: Epic) -> None:
-        person = _person(self.request)
-        if self.access.role in MANAGERS or (person is not None and person.pk in {epic.owner_id, epic.reviewer_id}):
+        if services.may_close_the_loop(epic=epic, user=_person(self.request), role=self.access.role):
             return
         raise PermissionDenied("The epic's owner or reviewer, or an owner or admin, records its results.")
 
