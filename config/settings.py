@@ -79,12 +79,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_structlog",
+    "django_htmx",
     # Domain apps, lowest layer first: an app only imports the ones above it here.
     "outcomes",
     "okrs",
     "epics",
     "integrations",
     "insights",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
@@ -105,7 +108,8 @@ ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "outcomes.User"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/api/v1/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 TEMPLATES = [
     {
@@ -252,6 +256,7 @@ API_ROLE_TABLES = [
     "epics.api.roles.ROUTE_ROLES",
     "integrations.api.roles.ROUTE_ROLES",
     "integrations.api.reminders.ROUTE_ROLES",
+    "insights.api.roles.ROUTE_ROLES",
 ]
 
 REST_FRAMEWORK = {
@@ -312,6 +317,7 @@ SPECTACULAR_SETTINGS = {
         "CheckInSourceEnum": "okrs.choices.CheckInSource",
         "EpicStatusEnum": "epics.choices.EpicStatus",
         "VerdictEnum": "epics.choices.Verdict",
+        "ReviewPhaseEnum": "epics.choices.ReviewPhase",
         "ChangeSourceEnum": "epics.choices.ChangeSource",
         "TrackerAbsenceEnum": "epics.choices.TrackerAbsence",
         "TrackerKindEnum": "integrations.choices.TrackerKind",

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.api.views import ApiRootView, HealthView
 from epics.api import urls as epics_urls
+from insights.api import urls as insights_urls
 from integrations.api import urls as integrations_urls
 from okrs.api import urls as okrs_urls
 from outcomes.api import urls as outcomes_urls
@@ -15,6 +15,7 @@ company_routes = [
     *okrs_urls.company_urlpatterns,
     *epics_urls.company_urlpatterns,
     *integrations_urls.company_urlpatterns,
+    *insights_urls.company_urlpatterns,
 ]
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -26,9 +27,8 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
+    path("", include("web.urls")),
     path("admin/", admin.site.urls),
-    path("accounts/", include("rest_framework.urls")),
     path("api/v1/", include((api_v1, "v1"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
