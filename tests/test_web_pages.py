@@ -537,7 +537,9 @@ def test_a_target_on_the_wrong_side_of_the_baseline_writes_nothing(
     for epic in (fresh, written):
         response = client.post(_url("epic-outcome", cast.company_a, epic.pk), _outcome_post(**metric))
         assert response.status_code == 400
-        assert message in _text(response) and 'role="alert"' in _text(response)
+        page = _text(response)
+        assert message in page and "metrics.0.target" not in page  # said beside the metric's target field
+        assert 'id="id_metrics-0-target_error"' in page and 'aria-invalid="true"' in page
 
     assert not AnticipatedOutcome.objects.filter(epic=fresh).exists()
     assert not SuccessMetric.objects.filter(anticipated_outcome__epic=fresh).exists()

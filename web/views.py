@@ -47,6 +47,19 @@ def _page_or_partial(request: HttpRequest, page: str, partial: str, context: dic
     return response
 
 
+def _metric_errors(formset: Any, error: ValidationError) -> None:
+    """Move a service's ``metrics.<n>.<field>`` errors beside that metric's field (n counts filled rows)."""
+    if not hasattr(error, "error_dict"):
+        return
+    filled = [form for form in formset.forms if form.cleaned_data]
+    for name in list(error.error_dict):
+        parts = name.split(".")
+        if len(parts) == 3 and parts[0] == "metrics" and parts[1].isdigit() and int(parts[1]) < len(filled):
+            target = filled[int(parts[1])]
+            if parts[2] in target.fields:
+                target.add_error(parts[2], error.error_dict.pop(name))
+
+
 def _field_errors(form: Any, error: ValidationError) -> None:
     """Put a service's validation errors on the form: on the field it names, else on the whole form."""
     if hasattr(error, "error_dict"):
@@ -218,6 +231,7 @@ class EpicOutcomeForm(CompanyPage):
                     epic=epic, metrics=forms.metric_rows(formset), **form.cleaned_data
                 )
             except ValidationError as error:
+                _metric_errors(formset, error)
                 _field_errors(form, error)
             else:
                 messages.success(request, "Anticipated outcome saved.")
