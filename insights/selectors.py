@@ -267,6 +267,25 @@ class Delivery:
                 rows.append([*objective, *result, *epic])
         return header, rows
 
+    def kept(self, *, team_id: int | None = None, strategy_id: int | None = None) -> set[int]:
+        """Objectives of the team and serving the strategy (when given), and their ancestors so the
+        tree still reads from the top."""
+        objectives = self.tree.objectives
+        if team_id is None and strategy_id is None:
+            return {o.pk for o in objectives}
+        parent_of = {o.pk: o.parent_id for o in objectives}
+        kept: set[int] = set()
+        for objective in objectives:
+            if team_id is not None and objective.team_id != team_id:
+                continue
+            if strategy_id is not None and strategy_id not in {x.pk for x in objective.strategies.all()}:
+                continue
+            pk: int | None = objective.pk
+            while pk is not None and pk not in kept:
+                kept.add(pk)
+                pk = parent_of.get(pk)
+        return kept
+
     def achieved_share(self, objective_id: int) -> Decimal | None:
         """Of the recorded results beneath the objective, the share that achieved the anticipated outcome."""
         tally = self.realisation.get(objective_id)

@@ -48,7 +48,7 @@ def rollup_nodes(delivery: Delivery, team_id: int | None = None) -> list[Objecti
     children_of: dict[int | None, list[Objective]] = defaultdict(list)
     for objective in tree.objectives:
         children_of[objective.parent_id].append(objective)
-    keep = _with_parents(tree.objectives, team_id)
+    keep = delivery.kept(team_id=team_id)
 
     def node(objective: Objective) -> ObjectiveNode:
         return ObjectiveNode(
@@ -61,19 +61,6 @@ def rollup_nodes(delivery: Delivery, team_id: int | None = None) -> list[Objecti
         )
 
     return [node(objective) for objective in tree.top_level() if objective.pk in keep]
-
-
-def _with_parents(objectives: list[Objective], team_id: int | None) -> set[int]:
-    if team_id is None:
-        return {o.pk for o in objectives}
-    parent_of = {o.pk: o.parent_id for o in objectives}
-    kept: set[int] = set()
-    for objective in objectives:
-        pk: int | None = objective.pk if objective.team_id == team_id else None
-        while pk is not None and pk not in kept:
-            kept.add(pk)
-            pk = parent_of.get(pk)
-    return kept
 
 
 def cycles_of(company: Company) -> list[Cycle]:

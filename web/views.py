@@ -85,18 +85,21 @@ class Rollup(CompanyPage):
 
     def get(self, request: HttpRequest, company_slug: str) -> HttpResponse:
         cycles = pages.cycles_of(self.company)
-        cycle_id = request.GET.get("cycle", "")
-        team_id = request.GET.get("team", "")
-        cycle = next((c for c in cycles if str(c.pk) == cycle_id), None) if cycle_id else None
-        cycle = cycle or current_cycle(self.company, self.today())
+        cycle = _chosen(request, "cycle", cycles) or current_cycle(self.company, self.today())
         teams = list(Team.objects.for_company(self.company).order_by("name"))
-        team = next((t for t in teams if str(t.pk) == team_id), None)
+        team = _chosen(request, "team", teams)
         context = self.context(cycles=cycles, cycle=cycle, teams=teams, team=team, nodes=[], delivery=None)
         if cycle is not None:
             delivery = insight_selectors.cycle_delivery(cycle)
             context.update(delivery=delivery, nodes=pages.rollup_nodes(delivery, team.pk if team else None))
             context["progress"] = _cycle_progress(delivery)
         return _page_or_partial(request, "web/rollup.html", "web/partials/rollup_tree.html", context)
+
+
+def _chosen(request: HttpRequest, name: str, rows: list[Any]) -> Any:
+    """The row of the company's ``rows`` named by the ``name`` filter; anything else means no choice."""
+    wanted = request.GET.get(name, "")
+    return next((row for row in rows if str(row.pk) == wanted), None) if wanted else None
 
 
 def _cycle_progress(delivery: insight_selectors.Delivery) -> Any:
@@ -292,8 +295,7 @@ class InsightsPage(CompanyPage):
     def get(self, request: HttpRequest, company_slug: str) -> HttpResponse:
         teams = list(Team.objects.for_company(self.company).order_by("name"))
         cycles = pages.cycles_of(self.company)
-        team = next((t for t in teams if str(t.pk) == request.GET.get("team", "")), None)
-        cycle = next((c for c in cycles if str(c.pk) == request.GET.get("cycle", "")), None)
+        team, cycle = _chosen(request, "team", teams), _chosen(request, "cycle", cycles)
         period = (
             period_of_days(self.company, cycle.start, cycle.end, cycle)
             if cycle

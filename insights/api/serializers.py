@@ -44,7 +44,9 @@ def _day(help_text: str) -> serializers.DateField:
     )
 
 
-class FlowQuerySerializer(CalibrationQuerySerializer):
+class DaysMixin(serializers.Serializer[Any]):
+    """``start`` and ``end`` days, instead of a cycle."""
+
     start = _day("First day (with end; instead of a cycle).")
     end = _day("Last day, included.")
 
@@ -52,12 +54,12 @@ class FlowQuerySerializer(CalibrationQuerySerializer):
         return period_rules(attrs)
 
 
-class PeriodQuerySerializer(CycleQuerySerializer):
-    start = _day("First day (with end; instead of a cycle).")
-    end = _day("Last day, included.")
+class FlowQuerySerializer(DaysMixin, CalibrationQuerySerializer):
+    """A period and a team (flow is not split by strategy)."""
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return period_rules(attrs)
+
+class PeriodQuerySerializer(DaysMixin, CycleQuerySerializer):
+    """A period, a team and a strategy."""
 
 
 def period_rules(attrs: dict[str, Any]) -> dict[str, Any]:

@@ -105,6 +105,13 @@ class InsightViewSet(CompanyScopedViewSet):
             return period_of_days(self.company, query["start"], query["end"])
         return default_period(self.company, timezone.localdate(timezone=self._zone()))
 
+    def cycle(self, query: dict[str, Any]) -> Cycle:
+        """The cycle asked for, else the current one; a company without cycles has nothing to show."""
+        cycle = query.get("cycle") or current_cycle(self.company, timezone.localdate(timezone=self._zone()))
+        if cycle is None:
+            raise NotFound("This company has no cycle yet.")
+        return cycle
+
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.company.timezone)
 
@@ -133,13 +140,11 @@ class InsightViewSet(CompanyScopedViewSet):
     )
     def rollup(self, request: Request, company_slug: str) -> Response:
         query = self.query(s.CycleQuerySerializer)
-        cycle = query.get("cycle") or current_cycle(self.company, timezone.localdate(timezone=self._zone()))
-        if cycle is None:
-            raise NotFound("This company has no cycle yet.")
-        delivery = selectors.cycle_delivery(cycle)
+        delivery = selectors.cycle_delivery(self.cycle(query))
         team, strategy = query.get("team"), query.get("strategy")
-        document = render_delivery(delivery, team=team, strategy=strategy)
-        return self.answer("rollup", document, delivery.table(_kept(delivery, team, strategy)))
+        keep = delivery.kept(team_id=self._pk(team), strategy_id=self._pk(strategy))
+        document = render_delivery(delivery, keep, team=team, strategy=strategy)
+        return self.answer("rollup", document, delivery.table(keep))
 
     @_docs(
         "Realisation of delivered epics",
@@ -230,10 +235,7 @@ class InsightViewSet(CompanyScopedViewSet):
     )
     def calibration(self, request: Request, company_slug: str) -> Response:
         query = self.query(s.CalibrationQuerySerializer)
-        cycle = query.get("cycle") or current_cycle(self.company, timezone.localdate(timezone=self._zone()))
-        if cycle is None:
-            raise NotFound("This company has no cycle yet.")
-        result = calibration(self.company, cycle, team_id=self._pk(query.get("team")))
+        result = calibration(self.company, self.cycle(query), team_id=self._pk(query.get("team")))
         return self.answer("calibration", s.CalibrationSerializer(result).data, result.table())
 
 
@@ -243,10 +245,12 @@ def _with(result: Any, **extra: Any) -> dict[str, Any]:
 
 
 # --- the roll-up document ----------------------------------------------------------------------
-def render_delivery(delivery: selectors.Delivery, *, team: Any = None, strategy: Any = None) -> dict[str, Any]:
-    """The roll-up document with the epics under each key result and the delivery tally per objective."""
+def render_delivery(
+    delivery: selectors.Delivery, keep: set[int], *, team: Any = None, strategy: Any = None
+) -> dict[str, Any]:
+    """The roll-up document of the ``keep`` objectives, with the epics under each key result and the
+    delivery tally per objective."""
     document = render_rollup(delivery.tree)
-    keep = _kept(delivery, team, strategy)
 
     def decorate(node: dict[str, Any]) -> dict[str, Any]:
         node["delivery"] = s.TallySerializer(delivery.realisation[node["id"]]).data
@@ -259,22 +263,3 @@ def render_delivery(delivery: selectors.Delivery, *, team: Any = None, strategy:
     document["team"] = None if team is None else team.pk
     document["strategy"] = None if strategy is None else strategy.pk
     return document
-
-
-def _kept(delivery: selectors.Delivery, team: Any, strategy: Any) -> set[int]:
-    """Objectives matching the filters, and their ancestors so the tree still reads from the top."""
-    objectives = delivery.tree.objectives
-    if team is None and strategy is None:
-        return {o.pk for o in objectives}
-    parent_of = {o.pk: o.parent_id for o in objectives}
-    kept: set[int] = set()
-    for objective in objectives:
-        if team is not None and objective.team_id != team.pk:
-            continue
-        if strategy is not None and strategy.pk not in {x.pk for x in objective.strategies.all()}:
-            continue
-        pk: int | None = objective.pk
-        while pk is not None and pk not in kept:
-            kept.add(pk)
-            pk = parent_of.get(pk)
-    return kept
