@@ -80,7 +80,11 @@ class Epic(models.Model):
                 name="epic_cost_has_currency",
             ),
         ]
-        indexes = [models.Index(fields=["company", "status"], name="epic_company_status")]
+        indexes = [
+            models.Index(fields=["company", "status"], name="epic_company_status"),
+            # The reminder planner looks each minute for epics started lately without an anticipated outcome.
+            models.Index(fields=["started_at"], name="epic_started_at"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -92,10 +92,10 @@ def dispatch_reminders(now: datetime | None = None) -> Dispatched:
     now = now or timezone.now()
     outcome = Dispatched(abandoned=mark_abandoned(now), planned=plan_reminders(now))
     started = time.monotonic()
-    for reminder_id in due_reminder_ids(now):
+    for reminder_id, kind in due_reminders(now):
         if time.monotonic() - started > SEND_BUDGET_SECONDS:
             break  # the next tick goes on; a task stopped by its time limit would leave rows "sending"
-        result = send_reminder(reminder_id, now)
+        result = send_reminder(reminder_id, now, kind)
         if result == ReminderStatus.SENT:
             outcome.sent += 1
         elif result == ReminderStatus.CANCELLED:
@@ -107,12 +107,13 @@ def dispatch_reminders(now: datetime | None = None) -> Dispatched:
     return outcome
 
 
-def due_reminder_ids(now: datetime) -> list[int]:
+def due_reminders(now: datetime) -> list[tuple[int, str]]:
+    """(id, kind) of the pending reminders whose time has come, oldest first."""
     ready = Q(not_before__isnull=True) | Q(not_before__lte=now)
     return list(
         Reminder.objects.filter(ready, status=ReminderStatus.PENDING)
         .order_by("created", "id")
-        .values_list("pk", flat=True)
+        .values_list("pk", "kind")
     )
 
 
@@ -302,24 +303,27 @@ def digest_wants(now: datetime, members: list[tuple[int, int, str]], prefs: dict
 
 
 # --- sending -------------------------------------------------------------------------
-def send_reminder(reminder_id: int, now: datetime) -> str | None:
-    """Send one pending reminder if this caller wins the claim; None when another caller has it."""
+# What a reminder of each kind reads besides its company and recipient. Joining only those keeps the
+# load cheap to plan: joining every kind's rows at once cost PostgreSQL more to plan than to run.
+RELATED_BY_KIND: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        REVIEW_KINDS, ("review__epic__owner", "review__epic__company", "review__epic__anticipated_outcome")
+    ),
+    ReminderKind.CHECK_IN_DUE: ("key_result__objective__cycle", "key_result__company"),
+    ReminderKind.OUTCOME_MISSING: ("epic__company",),
+    ReminderKind.CONNECTION_ATTENTION: ("connection__company",),
+}
+
+
+def send_reminder(reminder_id: int, now: datetime, kind: str) -> str | None:
+    """Send one pending reminder of ``kind`` if this caller wins the claim; None when another caller has it."""
     claimed = Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.PENDING).update(
         status=ReminderStatus.SENDING, claimed_at=now
     )
     if not claimed:
         return None
-    reminder = Reminder.objects.select_related(
-        "company",
-        "recipient",
-        "review__epic__owner",
-        "review__epic__company",
-        "review__epic__anticipated_outcome",
-        "key_result__objective",
-        "key_result__company",
-        "epic__company",
-        "connection__company",
-    ).get(pk=reminder_id)
+    related = RELATED_BY_KIND.get(kind, ())
+    reminder = Reminder.objects.select_related("company", "recipient", *related).get(pk=reminder_id)
     reason = no_longer_asked(reminder, now)
     if reason:
         return _finish(reminder, ReminderStatus.CANCELLED, reason)

@@ -345,6 +345,21 @@ def test_planning_reads_a_fixed_number_of_queries_however_many_reviews_are_due(r
     assert len(few) == len(again) and len(many) == len(few) + 1  # + the one bulk insert
 
 
+def test_sending_loads_a_reminder_with_only_the_rows_its_kind_reads(review, cast, time_machine):
+    _at(time_machine, review.due_at + timedelta(hours=1))
+    plan_reminders(timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        outcome = dispatch_reminders()
+
+    assert outcome.sent >= 1
+    loads = [q["sql"] for q in queries.captured_queries if 'FROM "integrations_reminder"' in q["sql"]]
+    loads = [sql for sql in loads if " JOIN " in sql]
+    assert len(loads) >= outcome.sent
+    for sql in loads:  # at most a review reminder's: company, recipient, review, epic, its owner, company, outcome
+        assert sql.count(" JOIN ") <= 7, sql
+        assert not ("epics_outcomereview" in sql and "okrs_keyresult" in sql), sql
+
+
 # --- quiet hours, time zones, preferences, snooze ---------------------------------------------
 def test_nothing_is_sent_outside_working_hours_in_the_company_time_zone(review, cast, time_machine):
     Company.objects.filter(pk=cast.company_a.pk).update(timezone="America/New_York")
