@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Q
@@ -38,7 +38,7 @@ from epics.selectors import epic_cost, key_results_without_epics, objectives_wit
 from insights.selectors import _share
 from okrs.models import KeyResult, Objective
 from outcomes.choices import StrategyStatus, SwotKind
-from outcomes.models import Company, Strategy, SwotItem, Team
+from outcomes.models import Company, Strategy, SwotItem
 
 FOUR_PLACES = Decimal("0.0001")
 ZERO = Decimal(0)
@@ -52,16 +52,36 @@ def ratio(part: Decimal, whole: Decimal) -> Decimal | None:
     return None if whole == 0 else (part / whole).quantize(FOUR_PLACES)
 
 
+@dataclass(frozen=True, slots=True)
+class _TeamCost:
+    """The fields of a team that ``epic_cost`` reads."""
+
+    monthly_cost: Decimal
+    cost_currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class _EpicCost:
+    """The fields of an epic that ``epic_cost`` reads."""
+
+    cost_estimate: Decimal | None
+    cost_currency: str
+    team: _TeamCost | None
+    started_at: datetime | None
+    done_at: datetime | None
+
+
 def cost_of(values: Sequence[Any], now: datetime) -> tuple[Decimal, str, str] | None:
     """(amount, currency, how) of an epic read flat as ``COST_FIELDS``, by the rule of ``epic_cost``.
 
-    The epic and its team are rebuilt in memory only, so the one rule serves rows read in bulk
-    without a query per epic.
+    The epic and its team are rebuilt in memory as plain records holding just what the rule reads
+    (model instances cost several times more, and lists read thousands), so the one rule serves rows
+    read in bulk without a query per epic.
     """
     estimate, currency, monthly_cost, team_currency, started_at, done_at = values
-    team = None if monthly_cost is None else Team(monthly_cost=monthly_cost, cost_currency=team_currency)
-    epic = Epic(cost_estimate=estimate, cost_currency=currency, started_at=started_at, done_at=done_at, team=team)
-    found = epic_cost(epic, now)
+    team = None if monthly_cost is None else _TeamCost(monthly_cost, team_currency)
+    epic = _EpicCost(estimate, currency, team, started_at, done_at)
+    found = epic_cost(cast(Epic, epic), now)
     return None if found is None else (Decimal(found[0]), found[1], found[2])
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -332,6 +332,11 @@ def _weeks(
 
 
 def _load(epics: list[_Epic], moment: datetime) -> ByType:
-    """Epics whose state just before ``moment`` was in progress."""
+    """Epics whose state just before ``moment`` was in progress.
+
+    ``moment`` is taken in UTC, the zone the history is read in: the same instant, but comparing times of
+    one zone skips a UTC-offset lookup per comparison, and there are weeks x epics x log(moves) of them.
+    """
+    moment = moment.astimezone(UTC)
     states = (epic.state_before(moment) for epic in epics)
     return _count(epic for epic, state in zip(epics, states, strict=True) if state and state[0] == IN_PROGRESS)

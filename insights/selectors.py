@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, Subquery, Value
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, NullIf
 
 from epics.choices import ReviewState, Verdict
@@ -21,7 +23,7 @@ from epics.models import OVERDUE_AFTER_DAYS, ActualResult, Contribution, Outcome
 from epics.selectors import review_phase
 from okrs.choices import CycleStatus
 from okrs.models import Cycle, KeyResult
-from okrs.selectors import CycleTree, cycle_tree
+from okrs.selectors import SUBTREE_OF_CYCLE, CycleTree, cycle_tree
 from outcomes.models import Company
 
 VERDICTS = tuple(Verdict.values)
@@ -296,26 +298,28 @@ def cycle_delivery(cycle: Cycle, *, at: datetime | None = None) -> Delivery:
     """The roll-up of ``cycle`` and the epics beneath it: the tree's four queries and two more."""
     tree = cycle_tree(cycle, at=at)
     now = tree.at
-    kr_ids = [kr.pk for kr in tree.key_results]
-    served = list(
-        Contribution.objects.filter(key_result_id__in=kr_ids)
-        .values_list(
-            "key_result_id",
-            "epic_id",
-            "epic__title",
-            "epic__status",
-            "epic__work_type",
-            "epic__owner_id",
-            "epic__owner__email",
-            "epic__owner__full_name",
-            "epic__team__name",
-        )
-        .order_by("epic__title", "epic_id")
+    objective_of = {kr.pk: kr.objective_id for kr in tree.key_results}
+    # The tree's key results and their epics as subqueries: a big tree's thousands of ids cost more to send
+    # and plan as lists of parameters than the database takes to find them again.
+    in_tree = RawSQL(SUBTREE_OF_CYCLE, [cycle.pk])  # noqa: S611 - a constant query with bound parameters
+    serving = Contribution.objects.filter(
+        key_result__in=KeyResult.objects.filter(company_id=cycle.company_id, objective_id__in=in_tree)
     )
-    reviews = _latest_reviews({row[1] for row in served})
+    rows = serving.values_list(
+        "key_result_id",
+        "epic_id",
+        "epic__title",
+        "epic__status",
+        "epic__work_type",
+        "epic__owner_id",
+        "epic__owner__email",
+        "epic__owner__full_name",
+        "epic__team__name",
+    ).order_by("epic__title", "epic_id")
+    served = [row for row in rows if row[0] in objective_of]  # not a key result added since the tree was read
+    reviews = _latest_reviews(serving.values("epic_id"))
     epics: dict[int, list[EpicLine]] = defaultdict(list)
     epics_of_objective: dict[int, set[int]] = defaultdict(set)
-    objective_of = {kr.pk: kr.objective_id for kr in tree.key_results}
     for kr_id, epic_id, title, status, work_type, owner_id, email, name, team in served:
         review = reviews.get(epic_id)
         phase = None if review is None else review_phase(review, now)
@@ -327,7 +331,7 @@ def cycle_delivery(cycle: Cycle, *, at: datetime | None = None) -> Delivery:
     return Delivery(tree=tree, epics=dict(epics), realisation=_realisation_beneath(tree, epics_of_objective, reviews))
 
 
-def _latest_reviews(epic_ids: set[int]) -> dict[int, OutcomeReview]:
+def _latest_reviews(epic_ids: QuerySet[Any]) -> dict[int, OutcomeReview]:
     """Each epic's latest delivery (not a cancelled one) with its verdict, override winning (one query)."""
     latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
     rows = (

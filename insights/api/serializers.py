@@ -8,7 +8,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from epics.choices import EpicStatus, ReviewPhase, Verdict, WorkType
+from insights.calibration import Calibration, KeyResultScore
+from insights.investment import EpicSpend
 from insights.periods import FIRST_DAY, LAST_DAY, MAX_DAYS
+from insights.selectors import VERDICTS, EpicLine, Tally
 from okrs.api.serializers import RollupKeyResultSerializer, RollupObjectiveSerializer, RollupSerializer
 from okrs.models import Cycle
 from outcomes.api.base import CompanyScopedRelatedField
@@ -120,6 +123,22 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def tally_data(tally: Tally) -> dict[str, Any]:
+    """What ``TallySerializer(tally).data`` gives, as a plain dict: the roll-up has one per objective, and
+    a serializer per node cost more than computing the whole tree."""
+    return {
+        "key": str(tally.key),
+        "name": str(tally.name),
+        "delivered": int(tally.delivered),
+        "recorded": int(tally.recorded),
+        "waived": int(tally.waived),
+        "pending": int(tally.pending),
+        "recorded_share": _float(tally.recorded_share),
+        "verdicts": {verdict: int(tally.verdicts[verdict]) for verdict in VERDICTS},
+        "verdict_shares": {k: _float(v) for k, v in tally.verdict_shares().items()},
+    }
+
+
 # --- roll-up with delivery -----------------------------------------------------------------
 class EpicLineSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
@@ -135,6 +154,24 @@ class EpicLineSerializer(serializers.Serializer[Any]):
 
     def get_owner(self, line: Any) -> dict[str, Any]:
         return {"id": line.owner_id, "email": line.owner_email, "full_name": line.owner_name}
+
+
+def _choice(value: Any) -> Any:
+    return value if value in ("", None) else str(value)
+
+
+def epic_line_data(line: EpicLine) -> dict[str, Any]:
+    """What ``EpicLineSerializer(line).data`` gives, as a plain dict (one per epic under every key result)."""
+    return {
+        "id": int(line.id),
+        "title": str(line.title),
+        "status": _choice(line.status),
+        "work_type": _choice(line.work_type),
+        "owner": {"id": line.owner_id, "email": line.owner_email, "full_name": line.owner_name},
+        "team": str(line.team),
+        "review_phase": _choice(line.review_phase),
+        "verdict": _choice(line.verdict),
+    }
 
 
 class DeliveryKeyResultSerializer(RollupKeyResultSerializer):
@@ -283,6 +320,44 @@ class InvestmentReturnSerializer(serializers.Serializer[Any]):
     epics = EpicSpendSerializer(many=True)
 
 
+class InvestmentReturnHeadSerializer(InvestmentReturnSerializer):
+    """Everything but ``epics``, which ``investment_data`` adds by hand."""
+
+    epics = None  # type: ignore[assignment]
+
+
+_AMOUNT = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+_MOMENT = serializers.DateTimeField()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def epic_spend_data(epic: EpicSpend) -> dict[str, Any]:
+    """What ``EpicSpendSerializer(epic).data`` gives, as a plain dict (one per delivered epic)."""
+    return {
+        "epic_id": int(epic.epic_id),
+        "title": str(epic.title),
+        "team": str(epic.team),
+        "owner": str(epic.owner),
+        "done_at": _MOMENT.to_representation(epic.done_at),
+        "state": str(epic.state),
+        "verdict": _choice(epic.verdict),
+        "amount": None if epic.amount is None else _AMOUNT.to_representation(epic.amount),
+        "currency": _text(epic.currency),
+        "how": _text(epic.how),
+    }
+
+
+def investment_data(instance: dict[str, Any]) -> dict[str, Any]:
+    """What ``InvestmentReturnSerializer(instance).data`` gives: the groups through their serializers, the
+    epics (thousands in a long period) by hand."""
+    data = dict(InvestmentReturnHeadSerializer(instance).data)
+    data["epics"] = [epic_spend_data(epic) for epic in instance["epics"]]
+    return data
+
+
 # --- confidence calibration ----------------------------------------------------------------
 class ScoreSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
@@ -313,6 +388,33 @@ class CalibrationSerializer(serializers.Serializer[Any]):
     by_owner = ScoreSerializer(many=True)
     by_team = ScoreSerializer(many=True)
     key_results = KeyResultScoreSerializer(many=True)
+
+
+class CalibrationHeadSerializer(CalibrationSerializer):
+    """Everything but ``key_results``, which ``calibration_data`` adds by hand."""
+
+    key_results = None  # type: ignore[assignment]
+
+
+def key_result_score_data(score: KeyResultScore) -> dict[str, Any]:
+    """What ``KeyResultScoreSerializer(score).data`` gives, as a plain dict (one per key result)."""
+    return {
+        "id": int(score.id),
+        "title": str(score.title),
+        "owner": str(score.owner),
+        "team": str(score.team),
+        "confidence": _float(score.confidence),
+        "grade": _float(score.grade),
+        "squared_error": _float(score.squared_error),
+    }
+
+
+def calibration_data(result: Calibration) -> dict[str, Any]:
+    """What ``CalibrationSerializer(result).data`` gives: the groups through their serializers, the key
+    results (thousands in a big cycle) by hand."""
+    data = dict(CalibrationHeadSerializer(result).data)
+    data["key_results"] = [key_result_score_data(score) for score in result.key_results]
+    return data
 
 
 # --- flow ----------------------------------------------------------------------------------

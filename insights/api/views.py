@@ -115,14 +115,18 @@ class InsightViewSet(CompanyScopedViewSet):
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.company.timezone)
 
-    def answer(self, name: str, document: Any, table: tuple[list[str], list[list[object]]]) -> Response:
+    def answer(
+        self, name: str, document: Callable[[], Any], table: Callable[[], tuple[list[str], list[list[object]]]]
+    ) -> Response:
+        """The JSON document, or the CSV table when asked for: only the one answered is built."""
         if self.request.accepted_renderer.format == "csv":
+            header, rows = table()
             filename = f"{self.company.slug}-{name}.csv"
             return Response(
-                {"header": table[0], "rows": table[1]},
+                {"header": header, "rows": rows},
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
-        return Response(document)
+        return Response(document())
 
     @staticmethod
     def _pk(row: Any) -> int | None:
@@ -143,8 +147,11 @@ class InsightViewSet(CompanyScopedViewSet):
         delivery = selectors.cycle_delivery(self.cycle(query))
         team, strategy = query.get("team"), query.get("strategy")
         keep = delivery.kept(team_id=self._pk(team), strategy_id=self._pk(strategy))
-        document = render_delivery(delivery, keep, team=team, strategy=strategy)
-        return self.answer("rollup", document, delivery.table(keep))
+        return self.answer(
+            "rollup",
+            lambda: render_delivery(delivery, keep, team=team, strategy=strategy),
+            lambda: delivery.table(keep),
+        )
 
     @_docs(
         "Realisation of delivered epics",
@@ -163,8 +170,9 @@ class InsightViewSet(CompanyScopedViewSet):
             team_id=self._pk(query.get("team")),
             strategy_id=self._pk(query.get("strategy")),
         )
-        document = s.RealisationSerializer({"period": period, **vars(result)}).data
-        return self.answer("realisation", document, result.table())
+        return self.answer(
+            "realisation", lambda: s.RealisationSerializer({"period": period, **vars(result)}).data, result.table
+        )
 
     @_docs(
         "Outcome debt",
@@ -177,8 +185,9 @@ class InsightViewSet(CompanyScopedViewSet):
         query = self.query(s.TeamQuerySerializer)
         now = timezone.now()
         result = selectors.outcome_debt(self.company, now, team_id=self._pk(query.get("team")))
-        document = s.OutcomeDebtSerializer({"at": now, **vars(result)}).data
-        return self.answer("outcome-debt", document, result.table())
+        return self.answer(
+            "outcome-debt", lambda: s.OutcomeDebtSerializer({"at": now, **vars(result)}).data, result.table
+        )
 
     def _filters(self, query: dict[str, Any]) -> dict[str, Any]:
         return {"team_id": self._pk(query.get("team")), "strategy_id": self._pk(query.get("strategy"))}
@@ -195,8 +204,11 @@ class InsightViewSet(CompanyScopedViewSet):
         query = self.query(s.PeriodQuerySerializer)
         period = self.period(query)
         result = alignment(self.company, period.start, period.end, **self._filters(query))
-        document = s.AlignmentSerializer(_with(result, period=period, aligned_share=result.aligned_share)).data
-        return self.answer("alignment", document, result.table())
+        return self.answer(
+            "alignment",
+            lambda: s.AlignmentSerializer(_with(result, period=period, aligned_share=result.aligned_share)).data,
+            result.table,
+        )
 
     @_docs(
         "Flow",
@@ -210,7 +222,7 @@ class InsightViewSet(CompanyScopedViewSet):
         query = self.query(s.FlowQuerySerializer)
         period = self.period(query)
         result = flow(self.company, period.start, period.end, team_id=self._pk(query.get("team")))
-        return self.answer("flow", s.FlowSerializer(_with(result, period=period)).data, result.table())
+        return self.answer("flow", lambda: s.FlowSerializer(_with(result, period=period)).data, result.table)
 
     @_docs(
         "Investment and return",
@@ -223,8 +235,7 @@ class InsightViewSet(CompanyScopedViewSet):
         query = self.query(s.PeriodQuerySerializer)
         period = self.period(query)
         result = investment(self.company, period.start, period.end, **self._filters(query))
-        document = s.InvestmentReturnSerializer(_with(result, period=period)).data
-        return self.answer("investment", document, result.table())
+        return self.answer("investment", lambda: s.investment_data(_with(result, period=period)), result.table)
 
     @_docs(
         "Confidence calibration",
@@ -236,7 +247,7 @@ class InsightViewSet(CompanyScopedViewSet):
     def calibration(self, request: Request, company_slug: str) -> Response:
         query = self.query(s.CalibrationQuerySerializer)
         result = calibration(self.company, self.cycle(query), team_id=self._pk(query.get("team")))
-        return self.answer("calibration", s.CalibrationSerializer(result).data, result.table())
+        return self.answer("calibration", lambda: s.calibration_data(result), result.table)
 
 
 def _with(result: Any, **extra: Any) -> dict[str, Any]:
@@ -253,9 +264,9 @@ def render_delivery(
     document = render_rollup(delivery.tree)
 
     def decorate(node: dict[str, Any]) -> dict[str, Any]:
-        node["delivery"] = s.TallySerializer(delivery.realisation[node["id"]]).data
+        node["delivery"] = s.tally_data(delivery.realisation[node["id"]])
         for kr in node["key_results"]:
-            kr["epics"] = s.EpicLineSerializer(delivery.epics.get(kr["id"], []), many=True).data
+            kr["epics"] = [s.epic_line_data(line) for line in delivery.epics.get(kr["id"], [])]
         node["children"] = [decorate(child) for child in node["children"] if child["id"] in keep]
         return node
 
