@@ -76,4 +76,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 if code == "429":
                     response["headers"] = retry_after
                 responses.setdefault(code, response)
+            for code, response in responses.items():  # errors a view declares itself share the shape
+                if code[0] in "45" and "content" not in response:
+                    response["content"] = {"application/json": {"schema": ref}}
     return result

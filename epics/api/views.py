@@ -274,8 +274,9 @@ class EpicViewSet(CrudMixin, CompanyScopedViewSet):
             },
         ),
     )
-    @action(detail=True, methods=["get"])
-    def trace(self, request: Request, company_slug: str, pk: str) -> Response:
+    # Not named ``trace``: a view method named after an HTTP verb would advertise TRACE in ``Allow``.
+    @action(detail=True, methods=["get"], url_path="trace", url_name="trace")
+    def trace_to_strategy(self, request: Request, company_slug: str, pk: str) -> Response:
         epic = self.get_object()
         trace = epic_trace(epic)
         identity = trace.identity

@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, AuthenticationFailed
@@ -174,7 +174,12 @@ class WebhookReceiveView(PublicAPIView):
         ),
         parameters=[OpenApiParameter("connection_id", int, OpenApiParameter.PATH)],
         request={"application/json": {"type": "object", "additionalProperties": True}},
-        responses={202: s.WebhookAcceptedSerializer, 200: s.WebhookAcceptedSerializer},
+        responses={
+            202: s.WebhookAcceptedSerializer,
+            200: s.WebhookAcceptedSerializer,
+            401: OpenApiResponse(description="The signature is missing or wrong, or the connection has no secret."),
+            503: OpenApiResponse(description="The connection's secret cannot be read right now: deliver again later."),
+        },
     )
     def post(self, request: Request, connection_id: int) -> Response:
         connection = get_object_or_404(Connection, pk=connection_id)
