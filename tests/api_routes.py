@@ -6,6 +6,7 @@ routes; the matrix tests fail until they do, so no route goes untested.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -526,3 +527,55 @@ def id_filter_names(route: Route) -> list[str]:
         return []
     id_filters = (django_filters.ModelChoiceFilter, django_filters.ModelMultipleChoiceFilter)
     return [name for name, f in filterset_class.base_filters.items() if isinstance(f, id_filters)]
+
+
+# --- the OpenAPI document, per route ------------------------------------------------------
+@functools.cache
+def openapi_schema() -> dict[str, Any]:
+    """The generated OpenAPI document (built once per process)."""
+    schema: dict[str, Any] = SchemaGenerator().get_schema(request=None, public=True)
+    return schema
+
+
+def _schema_endpoint(route: Route, inspect: Callable[[Any], Any]) -> tuple[str, Any]:
+    """The schema path of ``route``, and what ``inspect`` finds on the view the schema describes it with."""
+    generator = SchemaGenerator()
+    generator._initialise_endpoints()
+    view_class, action = view_of(route)
+    endpoints: list[Any] = generator._get_paths_and_endpoints()
+    for path, _regex, method, view in endpoints:
+        if method == route.method and type(view) is view_class and getattr(view, "action", None) == action:
+            view.schema.method, view.schema.path = method, path  # type: ignore[attr-defined]
+            return path, inspect(view)
+    raise LookupError(f"{route} is not in the schema")
+
+
+@functools.cache
+def _schema_paths() -> dict[tuple[str, type, str | None], str]:
+    generator = SchemaGenerator()
+    generator._initialise_endpoints()
+    endpoints: list[Any] = generator._get_paths_and_endpoints()
+    return {(method, type(view), getattr(view, "action", None)): path for path, _regex, method, view in endpoints}
+
+
+def schema_operation(route: Route) -> dict[str, Any]:
+    """The route's operation in the OpenAPI document (responses, request body, parameters)."""
+    view_class, action = view_of(route)
+    path = _schema_paths()[(route.method, view_class, action)]
+    operation: dict[str, Any] = openapi_schema()["paths"][path][route.method.lower()]
+    return operation
+
+
+def response_serializers(route: Route) -> list[Any]:
+    """The serializers the schema documents for the route's 2xx answers (none for a body-less answer)."""
+    _path, documented = _schema_endpoint(route, lambda view: view.schema.get_response_serializers())
+    by_status = documented if isinstance(documented, dict) else {200: documented}
+    found = []
+    for status_code, serializer in by_status.items():
+        if not str(status_code).startswith("2"):
+            continue
+        serializer = getattr(serializer, "response", serializer)  # OpenApiResponse wraps it
+        if serializer is None or isinstance(serializer, dict):
+            continue
+        found.append(serializer() if isinstance(serializer, type) else serializer)
+    return found
