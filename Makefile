@@ -9,12 +9,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n auto
+FAULTS_ARGS ?=
 LINT_SETTINGS := DJANGO_SETTINGS_MODULE=config.test_settings
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run web worker beat test lint fmt schema check-deploy bench clean
+.PHONY: install run web worker beat test test-faults lint fmt schema check-deploy bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -40,7 +41,11 @@ beat: install
 	$(BIN)/celery -A config beat --loglevel INFO
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+
+# Kills workers, stops Redis and restarts a private PostgreSQL on purpose: one at a time.
+test-faults: install
+	$(BIN)/pytest -m faults -p no:xdist $(FAULTS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -34,7 +34,13 @@ from integrations.tasks import sync_connection_task
 from tests.test_celery import _wait_for, _worker_env, start_worker  # noqa: F401
 from tests.test_jira_sync import PAGE_1, PAGE_2, SEARCH, jira  # noqa: F401
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.faults,  # kills a worker and waits out a lease with two worker start-ups: about 20 s
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def _database_url() -> str:
