@@ -24,6 +24,7 @@ app.conf.beat_schedule = {
         "schedule": float(settings.WORKER_HEARTBEAT_SECONDS),
     },
     "dispatch-tracker-syncs": {"task": "integrations.tasks.dispatch_due_syncs_task", "schedule": 60.0},
+    "resend-stranded-deliveries": {"task": "integrations.tasks.resend_stranded_deliveries_task", "schedule": 60.0},
     "dispatch-reminders": {"task": "integrations.tasks.dispatch_reminders_task", "schedule": 60.0},
     "dispatch-outbound-webhooks": {"task": "integrations.tasks.dispatch_outbound_task", "schedule": 60.0},
     "refresh-okr-figures": {"task": "okrs.tasks.refresh_open_cycles", "schedule": crontab(minute=7)},

@@ -141,7 +141,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, cache, Celery -----------------------------------------------------
 REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Nothing in the cache is precious: while Redis is away the cache finds and keeps nothing, and requests
+    # go on (config/cache.py). Short socket timeouts keep an unreachable Redis from holding a request up.
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1, "retry_after": 5},
+        }
+    }
 else:
     # A file cache is shared by the web and worker processes of one machine.
     CACHES = {

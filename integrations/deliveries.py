@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,10 +24,13 @@ from epics.tracking import tracked_epics_mark_missing
 from integrations import secrets, webhooks
 from integrations.choices import DeliveryStatus
 from integrations.models import Connection, WebhookDelivery
+from integrations.queueing import resend_stranded, send_on_commit
 from integrations.sync import Client, apply_items, client_for
 from integrations.trackers.base import TrackerError, TransientTrackerError
 
 logger = structlog.get_logger(__name__)
+
+STRANDED_AFTER = timedelta(minutes=20)
 
 
 @dataclass(frozen=True)
@@ -61,25 +65,37 @@ def delivery_receive(*, connection: Connection, headers: Mapping[str, str], body
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(connection=connection, delivery_id=identifier, **fields)
     except IntegrityError:
-        return Received(WebhookDelivery.objects.get(connection=connection, delivery_id=identifier), duplicate=True)
+        stored = WebhookDelivery.objects.get(connection=connection, delivery_id=identifier)
+        if stored.status == DeliveryStatus.RECEIVED and stored.sent_at is None:  # the broker was away the first time
+            resend_stranded(_task(), WebhookDelivery.objects.filter(pk=stored.pk), now=timezone.now())
+        return Received(stored, duplicate=True)
     if delivery.status == DeliveryStatus.RECEIVED:
-        _queue(delivery)
+        send_on_commit(_task(), delivery)
     return Received(delivery, duplicate=False)
 
 
-def _queue(delivery: WebhookDelivery) -> None:
+def _task() -> Any:
     from integrations.tasks import process_delivery_task  # the task module imports this one
 
-    transaction.on_commit(lambda: process_delivery_task.delay(delivery.pk))
+    return process_delivery_task
 
 
 @transaction.atomic
 def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Process a stored delivery again (after fixing the connection, say). Its item is re-read as usual."""
     delivery.status, delivery.detail, delivery.error, delivery.processed_at = DeliveryStatus.RECEIVED, "", "", None
-    delivery.save(update_fields=["status", "detail", "error", "processed_at"])
-    _queue(delivery)
+    delivery.sent_at = timezone.now()
+    delivery.save(update_fields=["status", "detail", "error", "processed_at", "sent_at"])
+    send_on_commit(_task(), delivery)
     return delivery
+
+
+def resend_stranded_deliveries(now: datetime | None = None) -> int:
+    """Send again the received deliveries whose task the broker never took, or took so long ago that it
+    is lost (a busy tracker's retries wait 15 minutes in all, so a longer silence means no retry is coming)."""
+    now = now or timezone.now()
+    waiting = WebhookDelivery.objects.filter(status=DeliveryStatus.RECEIVED)
+    return resend_stranded(_task(), waiting, now=now, sent_before=now - STRANDED_AFTER)
 
 
 def delivery_process(
@@ -118,7 +134,9 @@ def delivery_process(
             delivery.error = "Processing failed unexpectedly; the error is in the service's log."
         delivery.status, delivery.detail, delivery.epic = status, detail[:500], epic
         delivery.processed_at = None if status == DeliveryStatus.RECEIVED else timezone.now()
-        delivery.save(update_fields=["status", "detail", "epic", "error", "processed_at", "attempts"])
+        if status == DeliveryStatus.RECEIVED:
+            delivery.sent_at = timezone.now()  # the task queues its next try
+        delivery.save(update_fields=["status", "detail", "epic", "error", "processed_at", "attempts", "sent_at"])
     return delivery
 
 

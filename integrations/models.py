@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from epics.models import Epic, OutcomeReview
 from integrations.choices import (
@@ -101,6 +102,12 @@ class SyncRun(models.Model):
         null=True, blank=True, help_text="The worker's last sign of life; a silent running run is taken over."
     )
     attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
+    sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        help_text="When its task was last handed to the broker; empty when the broker could not take it.",
+    )
 
     objects = SyncRunQuerySet.as_manager()
 
@@ -138,13 +145,25 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(32767)])
+    sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        help_text="When its task was last handed to the broker; empty when the broker could not take it.",
+    )
 
     objects = WebhookDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["connection", "delivery_id"], name="webhook_delivery_once")]
-        indexes = [models.Index(fields=["connection", "status"], name="webhook_delivery_status")]
+        indexes = [
+            models.Index(fields=["connection", "status"], name="webhook_delivery_status"),
+            # The sweep for deliveries whose task never reached a worker reads only those still waiting.
+            models.Index(
+                fields=["sent_at"], condition=models.Q(status=DeliveryStatus.RECEIVED), name="webhook_delivery_waiting"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.connection} {self.event or 'delivery'} {self.delivery_id}"

@@ -30,6 +30,7 @@ from epics.choices import ChangeSource
 from epics.tracking import Applied, TrackedItem, tracked_epics_apply, tracked_epics_mark_missing
 from integrations.choices import ACTIVE_RUN_STATES, SyncRunStatus, TrackerKind
 from integrations.models import Connection, SyncRun
+from integrations.queueing import resend_stranded, send_on_commit
 from integrations.secrets import CredentialsUnreadable
 from integrations.services import connection_credentials
 from integrations.status_maps import map_item
@@ -42,6 +43,9 @@ from outcomes.choices import Role
 from outcomes.models import Membership, User
 
 OVERLAP = timedelta(minutes=5)
+# A queued run whose message has not started it within this long is sent again (runs queue behind
+# others for minutes at most; a duplicate message finds the run claimed and does nothing).
+STRANDED_AFTER = timedelta(minutes=10)
 SUCCEEDED = SyncRunStatus.SUCCEEDED
 
 
@@ -68,19 +72,33 @@ def client_for(connection: Connection) -> Client:
 
 
 def sync_request(*, connection: Connection, full: bool = False) -> tuple[SyncRun, bool]:
-    """Queue a run for the connection; a run already queued or running is returned instead (False)."""
+    """Queue a run for the connection; a run already queued or running is returned instead (False).
+
+    The run is stored whatever the broker does; a run the broker could not take is sent again when
+    asked for again, or by the dispatcher (``resend_stranded_runs``).
+    """
+    from integrations.tasks import sync_connection_task  # the task module imports this one
+
     active = connection.sync_runs.filter(status__in=ACTIVE_RUN_STATES).first()
     if active is not None:
+        if active.status == SyncRunStatus.QUEUED and active.sent_at is None:
+            resend_stranded(sync_connection_task, SyncRun.objects.filter(pk=active.pk), now=timezone.now())
         return active, False
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(connection=connection, full=full)
     except IntegrityError:  # another request queued one at the same moment
         return connection.sync_runs.get(status__in=ACTIVE_RUN_STATES), False
-    from integrations.tasks import sync_connection_task  # the task module imports this one
-
-    transaction.on_commit(lambda: sync_connection_task.delay(run.pk))
+    send_on_commit(sync_connection_task, run)
     return run, True
+
+
+def resend_stranded_runs(now: datetime) -> int:
+    """Send again the queued runs the broker never took, or took so long ago that the message is lost."""
+    from integrations.tasks import sync_connection_task
+
+    queued = SyncRun.objects.filter(status=SyncRunStatus.QUEUED)
+    return resend_stranded(sync_connection_task, queued, sent_before=now - STRANDED_AFTER, now=now)
 
 
 def sync_inline(
@@ -308,10 +326,12 @@ def needs_full_run(connection: Connection, now: datetime) -> bool:
 def dispatch_due_syncs() -> int:
     """Queue a run for every due connection (a full one when reconciliation is due).
 
-    Silent runs are failed first. Running it twice queues nothing twice (one active run each).
+    Silent runs are failed and stranded ones sent again first. Running it twice queues nothing twice
+    (one active run each).
     """
     now = timezone.now()
     abandon_silent_runs(now)
+    resend_stranded_runs(now)
     queued = 0
     for connection in due_connections(now):
         _, created = sync_request(connection=connection, full=needs_full_run(connection, now))

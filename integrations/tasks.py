@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from integrations.choices import DeliveryStatus
-from integrations.deliveries import delivery_process
+from integrations.deliveries import delivery_process, resend_stranded_deliveries
 from integrations.outbound import dispatch_outbound
 from integrations.reminders import dispatch_reminders
 from integrations.sync import dispatch_due_syncs, sync_run
@@ -34,6 +34,12 @@ def process_delivery_task(self: Task, delivery_id: int) -> str:
     if delivery.status == DeliveryStatus.RECEIVED:
         raise self.retry(countdown=60 * 2**self.request.retries)
     return delivery.status
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def resend_stranded_deliveries_task() -> int:
+    """Every minute: queue again the webhook deliveries whose task the broker never took or lost."""
+    return resend_stranded_deliveries()
 
 
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=280)

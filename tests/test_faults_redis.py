@@ -105,12 +105,6 @@ def stop(server: PrivateRedis) -> None:
 EPICS = "/api/v1/companies/alpha/epics/"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every throttled API request reads its bucket from the Redis cache and answers 500 when Redis is down "
-    "(config/api/throttling.py through DRF's SimpleRateThrottle.allow_request), and so does the health check, "
-    "which reads the worker heartbeat from the cache outside its guard (config/api/views.py HealthView.get)",
-)
 def test_with_redis_stopped_reads_and_writes_keep_working(private_redis, app, cast):
     assert app.get(EPICS).status_code == 200
 
@@ -169,13 +163,6 @@ def test_work_asked_for_after_redis_returns_runs_on_the_worker_that_lived_throug
     assert health["cache"] is True and health["worker_heartbeat"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the webhook endpoint stores the delivery, then queues its processing with .delay(); with Redis down "
-    "that raises kombu's OperationalError and the tracker gets a 500 (integrations/deliveries.py _queue), while "
-    "the stored delivery stays 'received' with nothing queued: the tracker's retry of the same delivery id is "
-    "answered as a duplicate and queues nothing either, so the change waits for the next poll",
-)
 def test_a_webhook_received_while_redis_is_down_is_processed_when_it_returns(private_redis, app, worker, tracker):
     fake, connection = tracker
     assert github_hook(app, connection, 1, "before").status_code == 202
@@ -193,13 +180,6 @@ def test_a_webhook_received_while_redis_is_down_is_processed_when_it_returns(pri
     assert Epic.objects.get(tracker_connection_id=connection.pk, external_key="#3").status == "done"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync-now creates the run, then queues it with .delay() after commit; with the broker down that raises "
-    "(500) and leaves the run 'queued' with no message (integrations/sync.py sync_request). Asking again returns "
-    "the same queued run and queues nothing, and the dispatcher skips connections with a queued run "
-    "(integrations/sync.py due_connections), so the connection never syncs again",
-)
 def test_a_sync_asked_for_while_the_broker_is_down_is_not_lost(private_redis, tracker, cast, monkeypatch):
     """In this process (test settings: a local cache, no throttle in the way); queueing goes to the private Redis."""
     _, connection = tracker

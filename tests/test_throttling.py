@@ -145,9 +145,7 @@ def redis_cache(settings, _clear_cache):
     url = os.environ["REDIS_URL"]
     prefix = f"test-throttle-{uuid.uuid4().hex}"
     options = {"KEY_PREFIX": prefix}
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, **options}
-    }
+    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": url, **options}}
     # Another process: its own client and connection pool, same Redis, same configuration.
     other_process = RedisCache(url, options)
     yield other_process

@@ -1,0 +1,94 @@
+"""The Redis cache, made to step aside while Redis is away.
+
+What the service keeps in the cache can be lost without harm: throttle buckets, the sign-in
+failure counts, the worker heartbeat, GitHub's conditional-request tags. So a request must never
+fail because Redis does not answer. While it is down every read finds nothing and every write
+stores nothing (throttles let requests through, the health check reports ``cache: false``), and
+after a failure this process leaves Redis alone for ``retry_after`` seconds instead of paying a
+connection attempt on every cache call. The first call after that tries again; when Redis is back,
+the cache simply works again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import redis
+import structlog
+from django.core.cache.backends.redis import RedisCache
+
+logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+DEFAULT_RETRY_AFTER = 5.0
+
+
+class ResilientRedisCache(RedisCache):
+    """``RedisCache`` whose calls answer "nothing there" instead of raising while Redis is unreachable.
+
+    ``OPTIONS`` takes ``retry_after`` (seconds to leave Redis alone after a failure, default 5) besides
+    the connection pool's own options (``socket_connect_timeout``, ``socket_timeout``...).
+    """
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        options = dict(params.get("OPTIONS") or {})
+        self.retry_after = float(options.pop("retry_after", DEFAULT_RETRY_AFTER))
+        super().__init__(server, {**params, "OPTIONS": options})
+        self._unreachable_until = 0.0
+
+    def _guarded(self, call: Callable[[], T], fallback: T) -> T:
+        if time.monotonic() < self._unreachable_until:
+            return fallback
+        try:
+            return call()
+        except redis.RedisError as error:
+            self._unreachable_until = time.monotonic() + self.retry_after
+            logger.warning("cache_unreachable", error=str(error), retry_after=self.retry_after)
+            return fallback
+
+    @property
+    def reachable(self) -> bool:
+        """False while this process is leaving an unreachable Redis alone."""
+        return time.monotonic() >= self._unreachable_until
+
+    # Reads find nothing.
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._guarded(lambda: super(ResilientRedisCache, self).get(key, default, version), default)
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        return self._guarded(lambda: super(ResilientRedisCache, self).get_many(keys, version), {})
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._guarded(lambda: super(ResilientRedisCache, self).has_key(key, version), False)
+
+    # Writes store nothing and say so where the API has a way to.
+    def set(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> None:
+        self._guarded(lambda: super(ResilientRedisCache, self).set(key, value, timeout, version), None)
+
+    def add(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> bool:
+        return self._guarded(lambda: super(ResilientRedisCache, self).add(key, value, timeout, version), False)
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = None, version: int | None = None) -> list[Any]:
+        return self._guarded(lambda: super(ResilientRedisCache, self).set_many(data, timeout, version), list(data))
+
+    def touch(self, key: Any, timeout: Any = None, version: int | None = None) -> bool:
+        return self._guarded(lambda: super(ResilientRedisCache, self).touch(key, timeout, version), False)
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._guarded(lambda: super(ResilientRedisCache, self).delete(key, version), False)
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        self._guarded(lambda: super(ResilientRedisCache, self).delete_many(keys, version), None)
+
+    def clear(self) -> None:
+        self._guarded(lambda: super(ResilientRedisCache, self).clear(), None)
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        """As Django's: a ``ValueError`` for a key that is not there, which is every key while Redis is away."""
+        missing = object()
+        found = self._guarded(lambda: super(ResilientRedisCache, self).incr(key, delta, version), missing)
+        if found is missing:
+            raise ValueError(f"Key {key!r} not found.")
+        return int(found)  # type: ignore[call-overload]
