@@ -58,6 +58,7 @@ class TrackedItem:
     owner: User  # for a new epic: the assignee when a member, else the connection's default owner
     updated_at: datetime | None = None  # the tracker's last change to the item: older snapshots are skipped
     waiting: bool = False  # in progress, but in a wait state (blocked, on hold, paused)
+    at_exact: bool = True  # False when ``at`` is only a lower bound for the move into the current status
 
     @property
     def waits(self) -> bool:
@@ -131,19 +132,21 @@ def tracked_epics_apply(
             continue
         seen_newer = item.updated_at is not None and item.updated_at != epic.tracker_updated_at
         epic.tracker_updated_at = item.updated_at or epic.tracker_updated_at
+        shown_before = epic.tracker_status
         dirty = _refresh(epic, item)
-        if item.status is not None and item.status != epic.status and not _stale(epic, item.at):
+        at = _move_time(epic, item, shown_before)
+        if item.status is not None and item.status != epic.status and at is not None:
             from_status = epic.status
-            changes.append(_change(epic, from_status, item.status, item.at, source, waiting=item.waits))
-            effect = status_effects(epic, from_status, item.status, item.at)
+            changes.append(_change(epic, from_status, item.status, at, source, waiting=item.waits))
+            effect = status_effects(epic, from_status, item.status, at)
             epic.waiting = item.waits
             if effect == OPEN_REVIEW:
                 opened.append(epic)
             elif effect == CANCEL_REVIEWS:
                 cancelled.append(epic.pk)
             dirty = True
-        elif _wait_flips(epic, item):
-            changes.append(_change(epic, epic.status, epic.status, item.at, source, waiting=item.waits))
+        elif at is not None and _wait_flips(epic, item):
+            changes.append(_change(epic, epic.status, epic.status, at, source, waiting=item.waits))
             epic.waiting = item.waits
             dirty = True
         if dirty or seen_newer:
@@ -217,13 +220,26 @@ def _stale(epic: Epic, at: datetime) -> bool:
     return newest is not None and newest >= at
 
 
+def _move_time(epic: Epic, item: TrackedItem, shown_before: str) -> datetime | None:
+    """When the tracker moved the item into its current state; None when the epic's history already
+    holds something later (a stale or out-of-order event: it changes nothing).
+
+    A tracker that stamps only the first move into a state (``at_exact`` off) can report a time older
+    than our history for a move that is new: a resume, a reopening. When its status text has changed
+    since we last read it, the move happened after what we know and no later than the item's last
+    update, which stands in for its time.
+    """
+    if not _stale(epic, item.at):
+        return item.at
+    moved = item.status_text != shown_before
+    if not item.at_exact and moved and item.updated_at is not None and not _stale(epic, item.updated_at):
+        return item.updated_at
+    return None
+
+
 def _wait_flips(epic: Epic, item: TrackedItem) -> bool:
     """Still in progress, but starting or stopping to wait: a change of state our status does not show."""
-    return (
-        item.status == epic.status == EpicStatus.IN_PROGRESS
-        and item.waits != epic.waiting
-        and not _stale(epic, item.at)
-    )
+    return item.status == epic.status == EpicStatus.IN_PROGRESS and item.waits != epic.waiting
 
 
 def _change(

@@ -239,6 +239,7 @@ def apply_items(connection: Connection, items: Sequence[TrackerItem], *, source:
             status_text=item.status_text,
             status=mapped.status,
             at=item.status_timestamp,
+            at_exact=item.status_changed_at is None or item.status_time_exact,
             owner=owner_of(item),
             updated_at=item.updated_at,
             waiting=mapped.waiting,

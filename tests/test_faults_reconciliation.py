@@ -477,15 +477,7 @@ def assert_in_step(fake: FakeTracker, connection: Connection) -> None:
 
 
 # --- the tests ------------------------------------------------------------------------------------------------
-LINEAR_WAITS = pytest.mark.xfail(
-    strict=True,
-    reason="Linear has no time for a pause, a resume or a reopening: the project's status time stays its startedAt, "
-    "older than the newest history row, so the move is taken for a stale event (epics/tracking.py _stale, "
-    "integrations/trackers/linear.py STATUS_SINCE) and the epic never shows it",
-)
-
-
-@pytest.mark.parametrize("kind", ["jira", "github", "gitlab", pytest.param("linear", marks=LINEAR_WAITS)])
+@pytest.mark.parametrize("kind", ["jira", "github", "gitlab", "linear"])
 def test_every_change_arrives_by_the_scheduled_poll_when_every_webhook_is_lost(
     kind, httpserver, cast, clock, beat, only_our_connections
 ):

@@ -556,7 +556,7 @@ def test_fetch_item_of_an_unreadable_project_is_a_typed_error(httpserver, answer
         ("canceled", "canceledAt"),
         ("completed", "completedAt"),
         ("started", "startedAt"),
-        ("paused", "startedAt"),
+        ("paused", None),  # Linear stamps no pause: the project's updatedAt stands in
         ("planned", None),
         ("backlog", None),
     ],
@@ -573,6 +573,7 @@ def test_the_status_change_time_is_the_one_of_the_current_status_type(kind, fiel
     expected = None if field is None else linear_time(times[field])
     assert item.status_changed_at == expected
     assert item.status_timestamp == (expected or linear_time("2024-05-14T09:12:33.123Z"))
+    assert item.status_time_exact is (kind != "started")  # startedAt stays from the first start
 
 
 def test_a_project_that_has_not_reached_its_status_time_yet_has_none():

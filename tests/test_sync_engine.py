@@ -158,6 +158,56 @@ def test_the_same_item_twice_in_a_batch_is_applied_once_with_its_newest_state(ji
     assert (applied.created, epic.status) == (1, "done")
 
 
+def _snapshot(category: str, *, updated: int, stamp: int, exact: bool) -> TrackerItem:
+    """The item as a tracker that stamps a state's first move only might show it (day numbers of 2026-01)."""
+    return TrackerItem(
+        external_id="20000",
+        key="STAMP-1",
+        title="Stamped once",
+        url="https://acme.atlassian.net/browse/STAMP-1",
+        signals={"category": category, "status": category, "resolution": ""},
+        status_text=category,
+        updated_at=datetime(2026, 1, updated, tzinfo=UTC),
+        status_changed_at=datetime(2026, 1, stamp, tzinfo=UTC),
+        status_time_exact=exact,
+    )
+
+
+def _moves(connection: Connection) -> list[tuple[str, str, int]]:
+    changes = StatusChange.objects.filter(epic__tracker_connection_id=connection.pk).order_by("pk")
+    return [(c.from_status, c.to_status, c.at.day) for c in changes]
+
+
+def test_a_reopening_stamped_with_the_first_start_is_recorded_at_the_items_update(jira):
+    apply_items(jira, [_snapshot("indeterminate", updated=2, stamp=2, exact=False)])
+    apply_items(jira, [_snapshot("done", updated=5, stamp=5, exact=True)])
+    apply_items(jira, [_snapshot("indeterminate", updated=9, stamp=2, exact=False)])  # reopened: startedAt stays
+
+    epic = Epic.objects.get(tracker_connection_id=jira.pk)
+    assert epic.status == "in_progress"
+    assert _moves(jira)[-2:] == [("in_progress", "done", 5), ("done", "in_progress", 9)]
+
+
+def test_an_inexact_stamp_read_again_records_nothing(jira):
+    apply_items(jira, [_snapshot("indeterminate", updated=2, stamp=2, exact=False)])
+    apply_items(jira, [_snapshot("done", updated=5, stamp=5, exact=True)])
+    before = _moves(jira)
+
+    apply_items(jira, [_snapshot("done", updated=7, stamp=5, exact=False)])  # an edit: still done
+
+    assert _moves(jira) == before
+
+
+def test_an_exact_stamp_older_than_the_history_changes_nothing(jira):
+    apply_items(jira, [_snapshot("done", updated=5, stamp=5, exact=True)])
+    before = _moves(jira)
+
+    apply_items(jira, [_snapshot("indeterminate", updated=6, stamp=3, exact=True)])  # an event from before
+
+    assert _moves(jira) == before
+    assert Epic.objects.get(tracker_connection_id=jira.pk).status == "done"
+
+
 def test_a_malformed_url_from_the_tracker_is_not_stored(jira):
     item = _items(1, category="new")[0]
     hostile = TrackerItem(**{**item.__dict__, "url": "javascript:alert(1)", "title": "x" * 1000})

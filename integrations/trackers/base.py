@@ -28,6 +28,9 @@ class TrackerItem:
     updated_at: datetime
     assignee_email: str = ""
     status_changed_at: datetime | None = None  # when the tracker last moved its status, when it says
+    # False when ``status_changed_at`` only bounds that move from below: the tracker stamps the first move
+    # into a state and keeps the stamp when the item leaves and comes back (Linear's startedAt).
+    status_time_exact: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

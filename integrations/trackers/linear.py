@@ -41,7 +41,11 @@ NOT_FOUND = frozenset({"NOT_FOUND", "ENTITY_NOT_FOUND"})
 PROJECT_FIELDS = "id name url updatedAt startedAt completedAt canceledAt status { id name type } lead { id name email }"
 FETCH_QUERY = f"query EpicFetch($id: String!) {{ project(id: $id) {{ {PROJECT_FIELDS} teams {{ nodes {{ id }} }} }} }}"
 # Which timestamp tells when a project entered its current status type.
-STATUS_SINCE = {"canceled": "canceledAt", "completed": "completedAt", "started": "startedAt", "paused": "startedAt"}
+# The field that stamps each status type. Linear stamps startedAt on the first start only: a project
+# resumed after a pause or reopened keeps it, so for "started" it is a lower bound. A pause has no stamp
+# (the project's updatedAt stands in).
+STATUS_SINCE = {"canceled": "canceledAt", "completed": "completedAt", "started": "startedAt"}
+LOWER_BOUND_SINCE = frozenset({"started"})
 
 _jitter = random.SystemRandom()
 
@@ -223,6 +227,7 @@ def parse_project(node: Any) -> TrackerItem:
             status_text=name[:100],
             updated_at=iso_time(node["updatedAt"]),
             status_changed_at=None if changed is None else iso_time(changed),
+            status_time_exact=kind not in LOWER_BOUND_SINCE,
             assignee_email=text(lead.get("email") or "", empty=True),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
