@@ -67,10 +67,9 @@ check-deploy: install
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) API_KEY_PEPPER=$$(head -c 32 /dev/urandom | base64) \
 	ALLOWED_HOSTS=okr.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+# PostgreSQL, Redis and wrk on loopback; about 12 minutes. Tables in var/bench/, all in var/bench/report.md.
 bench: install
-	$(BIN)/python bench/rollup.py
-	$(BIN)/python bench/sync.py
-	$(BIN)/python bench/sync.py --latency-ms 100
+	@scripts/bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache
