@@ -72,7 +72,7 @@ def test_labelled_issues_become_epics_across_link_pages(httpserver, github):
     assert "#99" not in epics  # pull requests are not epics
     first = httpserver.log[0][0]
     assert first.headers["Authorization"] == "Bearer ghp_fake_token_0123456789"
-    assert (first.args["labels"], first.args["state"], first.args["direction"]) == ("epic", "all", "asc")
+    assert (first.args["labels"], first.args["state"], first.args["direction"]) == ("epic", "all", "desc")
     assert httpserver.log[1][0].args["page"] == "2"
 
 

@@ -66,7 +66,7 @@ def test_group_epics_become_epics_across_pages(httpserver, gitlab):
     assert {key: e.status for key, e in epics.items()} == {"&4": "in_progress", "&35": "done"}
     first = httpserver.log[0][0]
     assert first.headers["PRIVATE-TOKEN"] == "glpat-fake-token-0123456789"
-    assert (first.args["state"], first.args["order_by"], first.args["sort"]) == ("all", "updated_at", "asc")
+    assert (first.args["state"], first.args["order_by"], first.args["sort"]) == ("all", "updated_at", "desc")
     assert httpserver.log[1][0].args["page"] == "2"
 
 

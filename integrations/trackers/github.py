@@ -1,8 +1,10 @@
 """GitHub: epics are issues carrying a label in the connection's repositories, or their milestones.
 
 API: https://docs.github.com/rest/issues/issues#list-repository-issues
-(``GET /repos/{owner}/{repo}/issues?labels=…&state=all&since=…&sort=updated&direction=asc``, paged
-by the ``Link`` header). Pull requests come back too and are skipped.
+(``GET /repos/{owner}/{repo}/issues?labels=…&state=all&since=…&sort=updated&direction=desc``, paged
+by the ``Link`` header). Pull requests come back too and are skipped. Newest update first: pages are
+numbered, and an issue edited while we page moves to the front, where the next run finds it (its update
+is after this run's start), instead of shifting an unread one onto a page already read.
 
 Pages are requested conditionally: the page's ETag and the few fields we read are cached per
 (token, URL), and a ``304 Not Modified`` (free of GitHub's rate limit) reuses them.
@@ -69,7 +71,7 @@ class GitHubClient:
             "labels": label,
             "state": "all",
             "sort": "updated",
-            "direction": "asc",
+            "direction": "desc",  # see the module's docstring
             "per_page": PAGE_SIZE,
         }
         if since is not None:

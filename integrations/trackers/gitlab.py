@@ -3,8 +3,10 @@
 Read with a personal, group or project access token.
 
 REST: https://docs.gitlab.com/api/epics/#list-epics-for-a-group
-(``GET /api/v4/groups/{id}/epics?state=all&order_by=updated_at&sort=asc&updated_after=…``, paged by
-the ``x-next-page`` header, empty on the last page).
+(``GET /api/v4/groups/{id}/epics?state=all&order_by=updated_at&sort=desc&updated_after=…``, paged by
+the ``x-next-page`` header, empty on the last page). Newest update first, as pages are numbered: an epic
+edited while we page moves to the front (the next run reads it), never pushing an unread one back onto
+a page already read.
 GraphQL: https://docs.gitlab.com/api/graphql/epic_work_items_api_migration_guide/
 (``group(fullPath:) { workItems(types: [EPIC], ...) }``, paged by ``pageInfo.endCursor``). Work item
 states are OPEN and CLOSED, read as the REST ``opened`` and ``closed`` so one status map serves both.
@@ -31,7 +33,7 @@ class GitLabClient:
         self.http.headers.update({"PRIVATE-TOKEN": token})
 
     def epics(self, *, scope: dict[str, Any], updated_since: datetime | None = None) -> Iterator[list[TrackerItem]]:
-        """Pages of the group's epics (and its subgroups'), oldest update first."""
+        """Pages of the group's epics (and its subgroups'): newest update first by REST, oldest by GraphQL."""
         if scope.get("work_items"):
             yield from self._work_items(scope, updated_since)
             return
@@ -39,7 +41,7 @@ class GitLabClient:
         query: dict[str, Any] = {
             "state": "all",
             "order_by": "updated_at",
-            "sort": "asc",
+            "sort": "desc",  # see the module's docstring
             "per_page": PAGE_SIZE,
             "page": 1,
         }
