@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from config.api.errors import JsonApiErrorMiddleware, exception_handler, flatten_field_errors
 from outcomes.models import Company, Team
+from tests.assertions import assert_invalid
 
 SHAPE = {"status", "code", "detail"}
 
@@ -364,3 +365,24 @@ def test_flatten_field_errors_turns_error_details_into_plain_strings():
 
     assert flat == {"name": ["Required."]}
     assert type(flat["name"][0]) is str
+
+
+# --- commands that take no body --------------------------------------------------------------
+def test_a_command_sent_a_body_is_a_400_and_does_nothing(cast, client_for):
+    from outcomes.models import APIKey
+
+    key = APIKey.objects.filter(company=cast.company_a).first()
+    assert key is not None and key.revoked_at is None
+    client = client_for(cast.owner_a)
+    url = f"/api/v1/companies/alpha/api-keys/{key.pk}/revoke/"
+
+    named = client.post(url, {"revoked_at": "2001-01-01T00:00:00Z"}, format="json")
+    listed = client.post(url, [1, 2], format="json")
+    missing = client.post("/api/v1/companies/alpha/api-keys/987654/revoke/", {"x": 1}, format="json")
+
+    assert_invalid(named, "revoked_at")
+    assert assert_invalid(listed, "non_field_errors")["fields"]["non_field_errors"] == ["This command takes no body."]
+    assert missing.status_code == 404  # the object is looked for before the body
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    assert client.post(url, format="json").status_code == 200  # without a body it works

@@ -565,10 +565,12 @@ def test_patch_changes_only_the_fields_given(cast, client_for):
     client = client_for(cast.viewer_a)
 
     first = ok(client.patch(PREFS, {"digest_hour": 7}))
-    second = ok(client.patch(PREFS, {"channels": [], "paused_until": "2027-03-10", "timezone": "UTC"}))
+    refused = client.patch(PREFS, {"channels": [], "timezone": "UTC"})  # the zone is the company's: read-only
+    second = ok(client.patch(PREFS, {"channels": [], "paused_until": "2027-03-10"}))
 
     assert first == {**DEFAULTS, "digest_hour": 7}
-    assert second == {**DEFAULTS, "digest_hour": 7, "channels": [], "paused_until": "2027-03-10"}  # zone: read-only
+    assert assert_invalid(refused, "timezone")["fields"] == {"timezone": ["Unknown field."]}
+    assert second == {**DEFAULTS, "digest_hour": 7, "channels": [], "paused_until": "2027-03-10"}
     cleared = ok(client.patch(PREFS, {"paused_until": None, "quiet_before": 0, "quiet_after": 24}))
     assert cleared == {**DEFAULTS, "digest_hour": 7, "channels": [], "quiet_before": 0, "quiet_after": 24}
     assert NotificationPreference.objects.count() == 1

@@ -178,13 +178,13 @@ class WebhookEndpointViewSet(CrudMixin, CompanyScopedViewSet):
 
     @action(detail=True, methods=["post"], url_path="rotate-secret", url_name="rotate-secret")
     def rotate_secret(self, request: Request, company_slug: str, pk: str) -> Response:
-        endpoint = self.get_object()
+        endpoint = self.command_target()
         secret = outbound.endpoint_rotate_secret(endpoint=endpoint)
         return self._with_secret(endpoint, secret, status.HTTP_200_OK)
 
     @action(detail=True, methods=["post"])
     def test(self, request: Request, company_slug: str, pk: str) -> Response:
-        delivery = outbound.send_test(endpoint=self.get_object())
+        delivery = outbound.send_test(endpoint=self.command_target())
         return Response(OutboundDeliverySerializer(delivery).data)
 
     def _with_secret(self, endpoint: WebhookEndpoint, secret: str, code: int) -> Response:
@@ -215,7 +215,7 @@ class OutboundDeliveryViewSet(ListRetrieveMixin, CompanyScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, company_slug: str, pk: str) -> Response:
-        delivery = outbound.redeliver(delivery=self.get_object())
+        delivery = outbound.redeliver(delivery=self.command_target())
         return Response(OutboundDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.roles import PEOPLE
+from config.api.serializers import RefusesUnknownFields
 from integrations.choices import Channel
 from integrations.filtersets import ReminderFilterSet
 from integrations.models import NotificationPreference, Reminder
@@ -70,7 +71,9 @@ class SnoozeSerializer(serializers.Serializer[Any]):
     until = serializers.DateTimeField()
 
 
-class PreferenceSerializer(serializers.ModelSerializer[NotificationPreference]):
+class PreferenceSerializer(RefusesUnknownFields, serializers.ModelSerializer[NotificationPreference]):
+    """How and when reminders reach you: channels, the weekly digest, quiet hours and a pause."""
+
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices),
         allow_empty=True,
@@ -124,7 +127,7 @@ class ReminderViewSet(ListRetrieveMixin, CompanyScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def snooze(self, request: Request, company_slug: str, pk: str) -> Response:
-        reminder = self.get_object()
+        reminder = self.command_target()
         if reminder.recipient_id != request.user.pk:
             raise PermissionDenied("Only the recipient can snooze a reminder.")
         snooze = reminder_snooze(

@@ -158,7 +158,7 @@ class SlackWebhookViewSet(CrudMixin, CompanyScopedViewSet):
     @action(detail=True, methods=["post"])
     def test(self, request: Request, company_slug: str, pk: str) -> Response:
         try:
-            slack_test(webhook=self.get_object())
+            slack_test(webhook=self.command_target())
         except SendError as error:
             if error.transient:
                 raise SlackUnavailable(error.message, wait=error.retry_after) from None

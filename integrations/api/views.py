@@ -131,7 +131,7 @@ class WebhookDeliveryViewSet(ListRetrieveMixin, CompanyScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, company_slug: str, pk: str) -> Response:
-        delivery = delivery_replay(delivery=self.get_object())
+        delivery = delivery_replay(delivery=self.command_target())
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

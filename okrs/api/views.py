@@ -105,7 +105,7 @@ class CycleViewSet(CrudMixin, CompanyScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def close(self, request: Request, company_slug: str, pk: str) -> Response:
-        return self.render(services.cycle_close(cycle=self.get_object()), s.CycleSerializer)
+        return self.render(services.cycle_close(cycle=self.command_target()), s.CycleSerializer)
 
 
 # --- objectives ----------------------------------------------------------------------

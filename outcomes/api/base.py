@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from config.api.serializers import refuse_body
 from config.api.views import StrictQueryParamsMixin
 from outcomes.models import APIKey, Company
 from outcomes.selectors import CompanyAccess, company_access_for_key, company_access_for_user
@@ -105,6 +106,12 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+    def command_target(self) -> Any:
+        """The object a command that takes no body acts on: a 404 first, then any body sent is a 400."""
+        target = self.get_object()
+        refuse_body(self.request.data)
+        return target
 
     def render(self, instance: Model, serializer_class: type[BaseSerializer[Any]], status: int = 200) -> Response:
         """Serialize ``instance`` re-read through the scoped queryset, so prefetches apply."""

@@ -264,7 +264,7 @@ class APIKeyViewSet(ListRetrieveMixin, CompanyScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, company_slug: str, pk: str) -> Response:
-        api_key = api_key_revoke(api_key=self.get_object(), revoked_by=_person(request))
+        api_key = api_key_revoke(api_key=self.command_target(), revoked_by=_person(request))
         return self.render(api_key, s.APIKeySerializer)
 
 
