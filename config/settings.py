@@ -10,6 +10,7 @@ every variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -140,6 +141,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery -----------------------------------------------------
 REDIS_URL = env_redis_url("REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     # Nothing in the cache is precious: while Redis is away the cache finds and keeps nothing, and requests
     # go on (config/cache.py). Short socket timeouts keep an unreachable Redis from holding a request up.

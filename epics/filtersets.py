@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from config.api.filters import CompanyFilterSet
 from epics.choices import EpicStatus, ReviewPhase, WorkType
 from epics.models import Contribution, Epic
-from epics.selectors import filter_review_phase
+from epics.selectors import filter_missing_outcome, filter_review_phase
 from okrs.models import Cycle, KeyResult, Objective
 from outcomes.models import Team, User
 
@@ -50,7 +50,7 @@ class EpicFilterSet(CompanyFilterSet):
         return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
 
     def filter_missing(self, queryset: QuerySet[Epic], name: str, value: bool) -> QuerySet[Epic]:
-        return queryset.filter(missing_anticipated_outcome=value)  # type: ignore[misc]  # annotated by the view
+        return filter_missing_outcome(queryset, value)
 
     def filter_serves(self, queryset: QuerySet[Epic], name: str, value: bool) -> QuerySet[Epic]:
         linked = Exists(Contribution.objects.filter(epic=OuterRef("pk")))

@@ -84,6 +84,8 @@ class Epic(models.Model):
             models.Index(fields=["company", "status"], name="epic_company_status"),
             # The reminder planner looks each minute for epics started lately without an anticipated outcome.
             models.Index(fields=["started_at"], name="epic_started_at"),
+            # A company's epic list in its default order: a page is read off the index, not sorted from all.
+            models.Index(fields=["company", "-created", "-id"], name="epic_company_newest"),
         ]
 
     def __str__(self) -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection
-from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from epics.choices import EpicStatus, ReviewPhase, ReviewState
-from epics.models import OVERDUE_AFTER_DAYS, Contribution, Epic, OutcomeReview, SuccessMetric
+from epics.models import OVERDUE_AFTER_DAYS, AnticipatedOutcome, Contribution, Epic, OutcomeReview, SuccessMetric
 from okrs.models import KeyResult, Objective
 from outcomes.models import BusinessOutcome, IdentityVersion, Strategy
 
@@ -21,7 +21,17 @@ OVERDUE_AFTER = timedelta(days=OVERDUE_AFTER_DAYS)
 MONTH_SECONDS = Decimal("30.4375") * 86400  # an average month
 
 
-def review_phase(review: OutcomeReview, now: datetime) -> str:
+class Reviewed(Protocol):
+    """What the phase of a review depends on (an ``OutcomeReview`` or a row read for a roll-up)."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime: ...
+
+
+def review_phase(review: Reviewed, now: datetime) -> str:
     """pending until due, due for a week, then overdue; or the closed state."""
     if review.state != ReviewState.PENDING:
         return review.state
@@ -47,22 +57,41 @@ def epics_missing_outcome() -> QuerySet[Epic]:
 
 
 def epics_for_lists(queryset: QuerySet[Epic]) -> QuerySet[Epic]:
-    """Joins, prefetches and flags every epic list and detail shows."""
-    metrics = _metrics()
-    started = list(STARTED)
-    return (
-        queryset.select_related("owner", "reviewer", "team")
-        .prefetch_related(
-            Prefetch("contributions", queryset=Contribution.objects.only("id", "epic_id", "key_result_id"))
-        )
-        .prefetch_related(Prefetch("reviews", queryset=live_reviews(), to_attr="live_reviews"))
-        .annotate(
-            has_outcome=Exists(metrics),
-            missing_anticipated_outcome=Case(
-                When(Q(status__in=started) & ~Exists(metrics), then=Value(True)), default=Value(False)
-            ),
-        )
+    """Joins and prefetches every epic list and detail shows, in a fixed number of queries per page.
+
+    Whether an epic's anticipated outcome names a success metric comes with the prefetched outcome,
+    for the page's epics only: as an annotation of the list, PostgreSQL would hash every metric of
+    every company before taking the page.
+    """
+    outcomes = AnticipatedOutcome.objects.annotate(
+        has_metrics=Exists(SuccessMetric.objects.filter(anticipated_outcome=OuterRef("pk")))
     )
+    return queryset.select_related("owner", "reviewer", "team").prefetch_related(
+        Prefetch("contributions", queryset=Contribution.objects.only("id", "epic_id", "key_result_id")),
+        Prefetch("reviews", queryset=live_reviews(), to_attr="live_reviews"),
+        Prefetch("anticipated_outcome", queryset=outcomes),
+    )
+
+
+def has_judged_outcome(epic: Epic) -> bool:
+    """The epic has an anticipated outcome with a success metric to judge it by (read from the prefetch of
+    ``epics_for_lists`` when there is one)."""
+    try:
+        outcome = epic.anticipated_outcome
+    except AnticipatedOutcome.DoesNotExist:
+        return False
+    found = getattr(outcome, "has_metrics", None)
+    return outcome.metrics.exists() if found is None else bool(found)
+
+
+def misses_outcome(epic: Epic) -> bool:
+    """Under way or delivered without an anticipated outcome to judge it by: flagged, never blocked."""
+    return epic.status in STARTED and not has_judged_outcome(epic)
+
+
+def filter_missing_outcome(queryset: QuerySet[Epic], missing: bool) -> QuerySet[Epic]:
+    flagged = Q(status__in=list(STARTED)) & ~Exists(_metrics())
+    return queryset.filter(flagged) if missing else queryset.exclude(flagged)
 
 
 def filter_review_phase(queryset: QuerySet[Epic], phase: str, now: datetime | None = None) -> QuerySet[Epic]:

@@ -280,7 +280,9 @@ class Delivery:
         for objective in objectives:
             if team_id is not None and objective.team_id != team_id:
                 continue
-            if strategy_id is not None and strategy_id not in {x.pk for x in objective.strategies.all()}:
+            if strategy_id is not None and strategy_id not in {
+                x.pk for x in self.tree.strategies_of.get(objective.pk, [])
+            }:
                 continue
             pk: int | None = objective.pk
             while pk is not None and pk not in kept:
@@ -323,7 +325,7 @@ def cycle_delivery(cycle: Cycle, *, at: datetime | None = None) -> Delivery:
     for kr_id, epic_id, title, status, work_type, owner_id, email, name, team in served:
         review = reviews.get(epic_id)
         phase = None if review is None else review_phase(review, now)
-        verdict = None if review is None else review.verdict  # type: ignore[attr-defined]
+        verdict = None if review is None else review.verdict
         epics[kr_id].append(
             EpicLine(epic_id, title, status, work_type, owner_id, email, name, team or "", phase, verdict)
         )
@@ -331,8 +333,20 @@ def cycle_delivery(cycle: Cycle, *, at: datetime | None = None) -> Delivery:
     return Delivery(tree=tree, epics=dict(epics), realisation=_realisation_beneath(tree, epics_of_objective, reviews))
 
 
-def _latest_reviews(epic_ids: QuerySet[Any]) -> dict[int, OutcomeReview]:
-    """Each epic's latest delivery (not a cancelled one) with its verdict, override winning (one query)."""
+@dataclass(frozen=True, slots=True)
+class LatestReview:
+    """An epic's latest delivery review as the roll-up reads it: what ``review_phase`` and a tally need."""
+
+    epic_id: int
+    state: str
+    due_at: datetime
+    verdict: str | None
+
+
+def _latest_reviews(epic_ids: QuerySet[Any]) -> dict[int, LatestReview]:
+    """Each epic's latest delivery (not a cancelled one) with its verdict, override winning (one query).
+
+    Read as plain rows: a big cycle has thousands, and model instances cost more than the query."""
     latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
     rows = (
         OutcomeReview.objects.filter(epic_id__in=epic_ids)
@@ -341,15 +355,17 @@ def _latest_reviews(epic_ids: QuerySet[Any]) -> dict[int, OutcomeReview]:
             verdict=Subquery(latest.values(overall=Coalesce(NullIf("verdict_override", Value("")), "verdict"))[:1])
         )
         .order_by("epic_id", "-done_at", "-id")
+        .values_list("epic_id", "state", "due_at", "verdict")
     )
-    found: dict[int, OutcomeReview] = {}
-    for review in rows:
-        found.setdefault(review.epic_id, review)
+    found: dict[int, LatestReview] = {}
+    for row in rows:
+        if row[0] not in found:
+            found[row[0]] = LatestReview(*row)
     return found
 
 
 def _realisation_beneath(
-    tree: CycleTree, epics_of_objective: dict[int, set[int]], reviews: dict[int, OutcomeReview]
+    tree: CycleTree, epics_of_objective: dict[int, set[int]], reviews: dict[int, LatestReview]
 ) -> dict[int, Tally]:
     children: dict[int | None, list[int]] = defaultdict(list)
     for objective in tree.objectives:
@@ -367,6 +383,6 @@ def _realisation_beneath(
         for epic_id in sorted(beneath(objective.pk)):
             review = reviews.get(epic_id)
             if review is not None:
-                tally.add(review.state, review.verdict)  # type: ignore[attr-defined]
+                tally.add(review.state, review.verdict)
         tallies[objective.pk] = tally
     return tallies

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet, Subquery
@@ -87,19 +88,49 @@ def key_results_with_checkins(queryset: QuerySet[KeyResult], at: datetime) -> Qu
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A strategy or business outcome an objective serves: what the tree shows of it."""
+
+    pk: int
+    title: str
+
+
 @dataclass
 class CycleTree:
-    """A cycle's objectives (with their descendants in any cycle), key results and computed figures."""
+    """A cycle's objectives (with their descendants in any cycle), key results and computed figures.
+
+    What each objective serves is in ``strategies_of`` and ``business_outcomes_of`` (objective id ->
+    refs), read in one query each: prefetching them onto hundreds of objectives costs Django a
+    queryset per objective and relation, more than the rest of the tree.
+    """
 
     cycle: Cycle
     at: datetime
     objectives: list[Objective]
     key_results: list[KeyResult]
     rollup: Rollup
+    strategies_of: dict[int, list[Ref]]
+    business_outcomes_of: dict[int, list[Ref]]
 
     def top_level(self) -> list[Objective]:
         ids = {o.pk for o in self.objectives if o.cycle_id == self.cycle.pk}
         return [o for o in self.objectives if o.cycle_id == self.cycle.pk and o.parent_id not in ids]
+
+
+# What the tree's readers use (roll-up documents and pages, insights, the cached figures and grades
+# written back): a big tree's thousands of rows cost their columns, the owners' most of all.
+_PERSON = ("owner__id", "owner__email", "owner__full_name")
+TREE_OBJECTIVE_FIELDS = (
+    *("id", "company_id", "cycle_id", "parent_id", "title", "level", "weight", "team_id", "owner_id"),
+    *("progress", "status", "grade", "grade_overridden", "updated"),
+    *("team__id", "team__name", *_PERSON),
+    *("cycle__id", "cycle__company_id", "cycle__name", "cycle__start", "cycle__end", "cycle__status"),
+)
+TREE_KEY_RESULT_FIELDS = (
+    *("id", "company_id", "objective_id", "owner_id", "title", "kind", "unit", "baseline", "target", "weight"),
+    *("next_checkin_due", "current_value", "confidence", "progress", "status", *_PERSON),
+)
 
 
 def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
@@ -109,13 +140,13 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
     objectives = list(
         Objective.objects.filter(company_id=cycle.company_id, id__in=in_tree)
         .select_related("owner", "team", "cycle")
-        .prefetch_related(Prefetch("strategies", queryset=Strategy.objects.only("id", "title")))
-        .prefetch_related(Prefetch("business_outcomes", queryset=BusinessOutcome.objects.only("id", "title")))
+        .only(*TREE_OBJECTIVE_FIELDS)
         .order_by("title", "id")
     )
     key_results = list(
         key_results_with_checkins(KeyResult.objects.filter(company_id=cycle.company_id, objective_id__in=in_tree), at)
         .select_related("owner")
+        .only(*TREE_KEY_RESULT_FIELDS)
         .order_by("title", "id")
     )
     tz = cycle.company.timezone
@@ -126,7 +157,28 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
         [_facts(kr, at) for kr in key_results],
         expected_by_cycle=expected,
     )
-    return CycleTree(cycle=cycle, at=at, objectives=objectives, key_results=key_results, rollup=rollup)
+    return CycleTree(
+        cycle=cycle,
+        at=at,
+        objectives=objectives,
+        key_results=key_results,
+        rollup=rollup,
+        strategies_of=_served(Objective.strategies.through, "strategy", in_tree),
+        business_outcomes_of=_served(Objective.business_outcomes.through, "businessoutcome", in_tree),
+    )
+
+
+def _served(through: Any, target: str, in_tree: RawSQL) -> dict[int, list[Ref]]:
+    """Objective id -> what it serves through the many-to-many table ``through``, ordered by title."""
+    rows = (
+        through.objects.filter(objective_id__in=in_tree)
+        .order_by(f"{target}__title", f"{target}_id")
+        .values_list("objective_id", f"{target}_id", f"{target}__title")
+    )
+    served: dict[int, list[Ref]] = {}
+    for objective_id, pk, title in rows:
+        served.setdefault(objective_id, []).append(Ref(pk, title))
+    return served
 
 
 def _facts(kr: KeyResult, at: datetime) -> KeyResultFacts:

@@ -78,9 +78,9 @@ def cycle_close(*, cycle: Cycle, at: datetime | None = None) -> Cycle:
     _require_open(cycle)
     cycle_end = datetime.combine(cycle.end + timedelta(days=1), time.min, tzinfo=ZoneInfo(cycle.company.timezone))
     tree = cycle_tree(cycle, at=min(at or timezone.now(), cycle_end))  # check-ins after the cycle do not count
-    for objective in tree.objectives:
-        if objective.cycle_id != cycle.pk or objective.grade_overridden:
-            continue
+    graded = [o.pk for o in tree.objectives if o.cycle_id == cycle.pk and not o.grade_overridden]
+    # Read whole: the tree holds only the columns its readers need, and the audit history keeps every one.
+    for objective in Objective.objects.filter(pk__in=graded).order_by("pk"):
         progress = tree.rollup.objectives[objective.pk].progress
         objective.grade = None if progress is None else progress.quantize(GRADE_PLACES)
         objective.save(update_fields=["grade", "updated"])

@@ -928,6 +928,24 @@ def closing(cast):
         yield r | {"extra": extra, "at": at}
 
 
+def test_closing_reads_each_graded_objective_whole_not_column_by_column(cast, client_for, closing):
+    """The tree holds only the columns its readers use; the audit history of a graded objective keeps every
+    column, which must not be fetched one query at a time."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client_for(cast.owner_a).post(cycle_url(closing["cycle"], "close/")).status_code == 200
+
+    one_column = [q["sql"] for q in queries.captured_queries if _reads_one_column(q["sql"], "okrs_objective")]
+    assert one_column == []
+    history = Objective.history.filter(id=closing["objective"].pk).order_by("-history_date").first()
+    assert history is not None and history.description == Objective.objects.get(pk=closing["objective"].pk).description
+
+
+def _reads_one_column(sql: str, table: str) -> bool:
+    """A deferred field being loaded: ``SELECT "t"."id", "t"."<column>" FROM "t" WHERE "t"."id" = ...``."""
+    head = f'SELECT "{table}"."id", "{table}".'
+    return sql.startswith(head) and f' FROM "{table}" WHERE "{table}"."id" = ' in sql and sql.count(",") == 1
+
+
 def test_closing_grades_each_objective_with_its_progress(cast, client_for, closing):
     r = closing
     next_cycle = cycle_create(company=cast.company_a, name="2027 Q1", start=date(2027, 1, 1), end=date(2027, 3, 31))

@@ -276,7 +276,7 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:objective-list": (f"{A}/objectives/", _objectives, 7),  # + strategies + business outcomes
     "v1:key-result-list": (f"{A}/key-results/", _key_results, 5),
     "v1:key-result-check-ins": (_check_ins_path, _check_ins, 6),  # + the key result itself
-    "v1:epic-list": (f"{A}/epics/", _epics, 7),  # + contributions + live reviews
+    "v1:epic-list": (f"{A}/epics/", _epics, 8),  # + contributions + live reviews + anticipated outcomes
     "v1:connection-list": (f"{A}/connections/", _connections, 5),
     "v1:sync-run-list": (f"{A}/sync-runs/", _sync_runs, 5),
     "v1:webhook-delivery-list": (f"{A}/webhook-deliveries/", _deliveries, 5),

@@ -11,7 +11,7 @@ from django.db.models import Prefetch, QuerySet
 
 from epics.choices import EpicStatus, ReviewState
 from epics.models import ActualResult, Contribution, Epic, MetricResult, OutcomeReview, StatusChange, SuccessMetric
-from epics.selectors import epics_for_lists, epics_missing_outcome, review_phase
+from epics.selectors import epics_for_lists, epics_missing_outcome, misses_outcome, review_phase
 from insights.selectors import Delivery, EpicLine, Tally
 from okrs.choices import CycleStatus
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
@@ -116,8 +116,9 @@ class ReviewView:
 
 
 def epic_page(company: Company, pk: int) -> Epic:
-    queryset = epics_for_lists(Epic.objects.for_company(company))
-    return queryset.select_related("anticipated_outcome").get(pk=pk)
+    epic = epics_for_lists(Epic.objects.for_company(company)).get(pk=pk)
+    epic.missing_anticipated_outcome = misses_outcome(epic)  # type: ignore[attr-defined]  # for the template
+    return epic
 
 
 def metrics_of(epic: Epic) -> list[SuccessMetric]:

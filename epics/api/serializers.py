@@ -21,7 +21,7 @@ from epics.models import (
     StatusChange,
     SuccessMetric,
 )
-from epics.selectors import epic_cost, review_phase
+from epics.selectors import epic_cost, has_judged_outcome, misses_outcome, review_phase
 from okrs.models import KeyResult
 from outcomes.api.base import CompanyScopedRelatedField
 from outcomes.api.serializers.strategy import TeamRefSerializer, metric_field, money_field
@@ -87,10 +87,10 @@ class EpicSerializer(serializers.ModelSerializer[Epic]):
         return [c.key_result_id for c in epic.contributions.all()]
 
     def get_has_anticipated_outcome(self, epic: Epic) -> bool:
-        return bool(getattr(epic, "has_outcome", False))
+        return has_judged_outcome(epic)
 
     def get_missing_anticipated_outcome(self, epic: Epic) -> bool:
-        return bool(getattr(epic, "missing_anticipated_outcome", False))
+        return misses_outcome(epic)
 
     @extend_schema_field(CostSerializer(allow_null=True))
     def get_cost(self, epic: Epic) -> dict[str, Any] | None:

@@ -161,16 +161,17 @@ def _choice(value: Any) -> Any:
 
 
 def epic_line_data(line: EpicLine) -> dict[str, Any]:
-    """What ``EpicLineSerializer(line).data`` gives, as a plain dict (one per epic under every key result)."""
+    """What ``EpicLineSerializer(line).data`` gives, as a plain dict (one per epic under every key result):
+    the line's values are already the database's plain ones."""
     return {
-        "id": int(line.id),
-        "title": str(line.title),
-        "status": _choice(line.status),
-        "work_type": _choice(line.work_type),
+        "id": line.id,
+        "title": line.title,
+        "status": line.status,
+        "work_type": line.work_type,
         "owner": {"id": line.owner_id, "email": line.owner_email, "full_name": line.owner_name},
-        "team": str(line.team),
-        "review_phase": _choice(line.review_phase),
-        "verdict": _choice(line.verdict),
+        "team": line.team,
+        "review_phase": line.review_phase,
+        "verdict": line.verdict,
     }
 
 

@@ -87,8 +87,8 @@ def render_rollup(tree: CycleTree) -> dict[str, Any]:
         "expected": _number(expected_progress(start=cycle.start, end=cycle.end, at=tree.at, tz=cycle.company.timezone)),
         "objectives": [node(objective) for objective in top],
         "teams": _groups(tree, lambda o: [o.team] if o.team else []),
-        "strategies": _groups(tree, lambda o: list(o.strategies.all())),
-        "business_outcomes": _groups(tree, lambda o: list(o.business_outcomes.all())),
+        "strategies": _groups(tree, lambda o: tree.strategies_of.get(o.pk, [])),
+        "business_outcomes": _groups(tree, lambda o: tree.business_outcomes_of.get(o.pk, [])),
     }
 
 
