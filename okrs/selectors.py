@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import DecimalField, Exists, F, Func, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -72,8 +72,16 @@ def _latest(at: datetime, field: str) -> Subquery:
     return Subquery(_checkins(at).order_by("-as_of", "-id").values(field)[:1])
 
 
+class _Highest(Func):
+    """MAX(value) over the correlated check-ins, without the GROUP BY an aggregate would bring: the whole
+    subquery is one aggregate row, read through the (key result, as of) index."""
+
+    function = "MAX"
+    contains_aggregate = False
+
+
 def _highest(at: datetime) -> Subquery:
-    return Subquery(_checkins(at).order_by().values("key_result").annotate(top=Max("value")).values("top"))
+    return Subquery(_checkins(at).order_by().values(top=_Highest(F("value"), output_field=DecimalField())))
 
 
 def key_results_with_checkins(queryset: QuerySet[KeyResult], at: datetime) -> QuerySet[KeyResult]:
