@@ -8,6 +8,7 @@ not configured; with ``CI=true`` every skip is a failure instead.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -149,18 +150,20 @@ def _member(company: Company, role: str, email: str, name: str) -> User:
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     """Build the cast once per test database; each test's transaction rolls its own changes back."""
     with django_db_blocker.unblock():
-        _SESSION_CAST.append(_pointers(build_cast()))
+        _SESSION_CAST.append(_reload(_pointers(build_cast())))  # read back: the rows as stored
 
 
-_SESSION_CAST: list[dict[str, Any]] = []
+_SESSION_CAST: list[Cast] = []
 
 
 @pytest.fixture
 def cast(db: None) -> Cast:
-    pointers = _SESSION_CAST[0] if _SESSION_CAST else None
-    if pointers is None or not Company.objects.filter(pk=pointers["company_a"][1]).exists():
-        return build_cast()  # a transactional test flushed the database: build it inside this test
-    return _reload(pointers)
+    """The cast as the database holds it at the start of every test: a copy of the rows read once per
+    session (each test's changes are rolled back), or built afresh after a transactional test's flush."""
+    pristine = _SESSION_CAST[0] if _SESSION_CAST else None
+    if pristine is None or not Company.objects.filter(pk=pristine.company_a.pk).exists():
+        return build_cast()
+    return copy.deepcopy(pristine)
 
 
 def _pointers(cast: Cast) -> dict[str, Any]:
