@@ -37,7 +37,6 @@ import platform
 import pstats
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -87,6 +86,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.common import free_port, table
 from bench.data import SIZES, BenchCompany, build_company, describe, reset_database
 from bench.floors import FLOORS, Scope
 from insights.periods import default_period
@@ -253,12 +253,6 @@ def profile(bench: BenchCompany, name: str, path: str) -> Path:
 
 
 # --- the server -----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Server:
     """gunicorn with the benchmark's settings, on 127.0.0.1 and a free port."""
 
@@ -431,11 +425,6 @@ def machine() -> list[str]:
     ]
 
 
-def _table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
-    align = ["---" if i < right_from else "---:" for i in range(len(header))]
-    return [f"| {' | '.join(header)} |", f"| {' | '.join(align)} |", *(f"| {' | '.join(row)} |" for row in rows)]
-
-
 def _f(value: float, places: int = 1) -> str:
     return f"{value:,.{places}f}"
 
@@ -459,7 +448,7 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
     rows = [[kind, *(f"{run.companies[s].counts[kind]:,}" for s in sizes)] for kind in kinds]
     rows.append(["**all rows**", *(f"**{run.companies[s].rows:,}**" for s in sizes)])
     rows.append(["build (s)", *(_f(run.companies[s].seconds) for s in sizes)])
-    lines += _table(["rows", *sizes], rows)
+    lines += table(["rows", *sizes], rows)
     lines += ["", "## Read endpoints", ""]
     lines += [
         "In-process: a request through Django's test client (middleware, API key, throttle, view, JSON). Floor: "
@@ -490,7 +479,7 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
             ]
         )
     header = ["size", "endpoint", "queries", "KiB", "in-process", "floor", "ratio", "net ratio", "HTTP p50"]
-    lines += _table([*header, "HTTP p95", "3x target"], rows, right_from=2)
+    lines += table([*header, "HTTP p95", "3x target"], rows, right_from=2)
     lines += [
         "",
         "Baseline (company detail, in-process p50): "
@@ -518,7 +507,7 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
         ]
         for load in run.loads
     ]
-    lines += _table(
+    lines += table(
         ["size", "endpoint", "page_size", "queries", "req/s", "p50", "p95", "p99", "requests", "errors"],
         rows,
         right_from=2,
@@ -529,7 +518,7 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
         for size, peaks in run.memory.items()
         if peaks
     ]
-    lines += _table(["size", *(f"worker {n + 1} VmHWM" for n in range(WORKERS)), "peak"], rows)
+    lines += table(["size", *(f"worker {n + 1} VmHWM" for n in range(WORKERS)), "peak"], rows)
     lines += ["", "## Growth", ""]
     lines += [
         "Each cost's growth from size to size against the data's (all rows of the company). The verdict reads "
@@ -579,7 +568,7 @@ def growth(run: Run, sizes: list[str]) -> list[str]:
         grown = [values[b] / values[a] for a, b in steps]
         verdict = "**faster than the data**" if grown[-1] > data[-1] * GROWTH_TOLERANCE else "keeps pace or slower"
         rows.append([label, *(f"{g:.1f}x" for g in grown), f"{values[sizes[-1]] / values[sizes[0]]:.1f}x", verdict])
-    return _table(header, rows)
+    return table(header, rows)
 
 
 # --- main -----------------------------------------------------------------------------------------

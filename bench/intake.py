@@ -34,7 +34,6 @@ import logging
 import os
 import queue
 import random
-import secrets
 import signal
 import socket
 import subprocess
@@ -50,51 +49,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database, free_port, service_env, table
+
 FIXTURES = ROOT / "tests" / "fixtures" / "trackers"
 OUT = ROOT / "var" / "bench"
 DATABASE_URL = os.environ.get("BENCH_BG_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/okr_bench_bg")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
-def service_env(database_url: str, redis_url: str) -> dict[str, str]:
-    """Production settings with throw-away secrets: what gunicorn, workers and this process share."""
-    from cryptography.fernet import Fernet
-
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "API_KEY_PEPPER": secrets.token_urlsafe(32),
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "BEHIND_TLS_PROXY": "true",  # the proxy's X-Forwarded-Proto: https makes plain http on loopback secure
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "EMAIL_URL": "memorymail://",
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-        "LOG_FORMAT": "json",
-    }
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the throw-away database when missing; refuse any database not named for benchmarks."""
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if not parts.scheme.startswith("postgres") or not name.startswith("okr_bench"):
-        raise SystemExit(f"{database_url}: a PostgreSQL database whose name starts with okr_bench (it is emptied)")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-os.environ.update(service_env(DATABASE_URL, REDIS_URL))
+# The proxy's X-Forwarded-Proto: https makes plain http on loopback secure.
+os.environ.update(service_env(DATABASE_URL, REDIS_URL, BEHIND_TLS_PROXY="true", LOG_FORMAT="json"))
 ensure_database(DATABASE_URL)
 
 import warnings
@@ -469,12 +437,6 @@ class CpuMeter:
         return sum(self.last[key] - self.first[key] for key in self.last if key[0] == name)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def gunicorn(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
@@ -547,13 +509,6 @@ def _decode(body: str, encoding: str | None) -> bytes:
 
 
 # --- the report ----------------------------------------------------------------------------------------------
-def table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |"]
-    lines.append("| " + " | ".join("---" if i < right_from else "---:" for i in range(len(header))) + " |")
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deliveries", type=int, default=5_000, help="Unique deliveries (spread over 4 trackers).")

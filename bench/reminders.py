@@ -50,11 +50,13 @@ from multiprocessing import get_context
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database, service_env, table
+
 OUT = ROOT / "var" / "bench"
 DATABASE_URL = os.environ.get(
     "BENCH_BG_REMINDERS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/okr_bench_bg_reminders"
@@ -62,40 +64,13 @@ DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
-def service_env(database_url: str, redis_url: str) -> dict[str, str]:
-    """Production settings with throw-away secrets, shared by this process and the workers it starts."""
-    from cryptography.fernet import Fernet
-
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "API_KEY_PEPPER": secrets.token_urlsafe(32),
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "EMAIL_URL": "memorymail://",  # in-process: Django's outbox, counted after each tick
-        "PUBLIC_URL": "https://okr.bench.example",
-        "TRACKER_ALLOW_PRIVATE_URLS": "true",  # the Slack stand-in and the fake Jira listen on loopback
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the throw-away database when missing; refuse any database not named for benchmarks."""
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if not parts.scheme.startswith("postgres") or not name.startswith("okr_bench"):
-        raise SystemExit(f"{database_url}: a PostgreSQL database whose name starts with okr_bench (it is emptied)")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-SERVICE_ENV = service_env(DATABASE_URL, REDIS_URL)
+SERVICE_ENV = service_env(
+    DATABASE_URL,
+    REDIS_URL,
+    PUBLIC_URL="https://okr.bench.example",
+    TRACKER_ALLOW_PRIVATE_URLS="true",  # the Slack stand-in and the fake Jira listen on loopback
+    LOG_LEVEL="WARNING",
+)
 os.environ.update(SERVICE_ENV)
 ensure_database(DATABASE_URL)
 
@@ -700,13 +675,6 @@ def worker_runs(sync_epics: int) -> list[WorkerRun]:
 # --- the report ----------------------------------------------------------------------------------------------
 def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |"]
-    lines.append("| " + " | ".join("---" if i < right_from else "---:" for i in range(len(header))) + " |")
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def per(value: float, count: int, scale: float = 1.0, digits: int = 1) -> str:

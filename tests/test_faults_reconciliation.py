@@ -34,6 +34,7 @@ from integrations.status_maps import DEFAULTS
 from integrations.sync import dispatch_due_syncs
 from integrations.tasks import sync_connection_task
 from tests.conftest import Cast
+from tests.tracker_shapes import JIRA_STATUS, github_issue, github_status_text, jira_issue
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 
@@ -78,6 +79,11 @@ class Item:
     updated: datetime
     state_since: datetime  # when the tracker moved it into its current state
     started: datetime | None = None  # when it first went under way (Linear's startedAt)
+
+    def shown(self) -> dict[str, Any]:
+        """What ``tests.tracker_shapes`` renders an epic from."""
+        fields = ("number", "title", "state", "updated", "state_since")
+        return {name: getattr(self, name) for name in fields}
 
 
 class FakeTracker:
@@ -138,6 +144,18 @@ class FakeTracker:
         if number > 1 and self.before_page is not None:
             self.before_page(number)
 
+    def numbered_page(self, request: Request, *, since: str, order: str) -> tuple[int, list[Item], int | None]:
+        """A page of a listing paged by number (GitHub, GitLab): its number, items and the next offset. The
+        ``since`` parameter filters by update time; ``order`` asks for "asc" or "desc" (their default)."""
+        since_text = request.args.get(since)
+        updated_since = datetime.fromisoformat(since_text) if since_text else None
+        page_number = int(request.args.get("page", "1"))
+        if page_number == 1:
+            self.listings.append({"since": updated_since})
+        self.turn_page(page_number)
+        listed = self.listed(updated_since, newest_first=request.args.get(order, "desc") == "desc")
+        return page_number, *self.page(listed, (page_number - 1) * self.page_size)
+
     def page(self, items: list[Item], offset: int) -> tuple[list[Item], int | None]:
         chunk = items[offset : offset + self.page_size]
         for item in chunk:
@@ -173,13 +191,6 @@ class FakeJira(FakeTracker):
     kind = "jira"
     scope: ClassVar[dict[str, Any]] = {"jql": "project = PROJ AND issuetype = Epic"}
     credentials: ClassVar[dict[str, str]] = {"email": "bot@alpha.example", "api_token": "fake-jira-token-0123"}
-    STATUS: ClassVar[dict[str, tuple[str, str, str | None]]] = {  # name, category, resolution
-        "planned": ("To Do", "new", None),
-        "in_progress": ("In Progress", "indeterminate", None),
-        "blocked": ("Blocked", "indeterminate", None),
-        "done": ("Done", "done", "Done"),
-        "cancelled": ("Won't Do", "done", "Won't Do"),
-    }
 
     def install(self) -> None:
         self.server.expect_request("/rest/api/3/search/jql").respond_with_handler(self.search)
@@ -204,25 +215,10 @@ class FakeJira(FakeTracker):
         return str(10000 + item.number)
 
     def status_text(self, item: Item) -> str:
-        return self.STATUS[item.state][0]
+        return JIRA_STATUS[item.state][0]
 
     def render(self, item: Item) -> dict[str, Any]:
-        name, category, resolution = self.STATUS[item.state]
-        stamp = item.state_since.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-        return {
-            "id": self.external_id(item),
-            "key": f"PROJ-{item.number}",
-            "fields": {
-                "summary": item.title,
-                "status": {"name": name, "statusCategory": {"key": category}},
-                "resolution": {"name": resolution} if resolution else None,
-                "assignee": None,
-                "updated": item.updated.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-                "statuscategorychangedate": stamp,
-                "issuetype": {"name": "Epic"},
-            },
-            "changelog": {"histories": [{"created": stamp, "items": [{"fieldId": "status", "field": "status"}]}]},
-        }
+        return jira_issue(issue_id=self.external_id(item), **item.shown())
 
 
 class FakeGitHub(FakeTracker):
@@ -231,27 +227,13 @@ class FakeGitHub(FakeTracker):
     credentials: ClassVar[dict[str, str]] = {"token": "ghp_fake_token_0123456789"}
     stamped: ClassVar[frozenset[str]] = frozenset({"done", "cancelled"})  # closed_at; labels have no time
     PATH = "/repos/acme/shop/issues"
-    LABELS: ClassVar[dict[str, list[str]]] = {
-        "planned": ["epic"],
-        "in_progress": ["epic", "status: in progress"],
-        "blocked": ["epic", "status: in progress", "blocked"],
-        "done": ["epic"],
-        "cancelled": ["epic"],
-    }
 
     def install(self) -> None:
         self.server.expect_request(self.PATH).respond_with_handler(self.issues)
         self.server.expect_request(re.compile(rf"^{self.PATH}/\d+$")).respond_with_handler(self.issue)
 
     def issues(self, request: Request) -> Response:
-        since_text = request.args.get("since")
-        since = datetime.fromisoformat(since_text) if since_text else None
-        page_number = int(request.args.get("page", "1"))
-        if page_number == 1:
-            self.listings.append({"since": since})
-        self.turn_page(page_number)
-        listed = self.listed(since, newest_first=request.args.get("direction", "desc") == "desc")  # GitHub's default
-        chunk, following = self.page(listed, (page_number - 1) * self.page_size)
+        page_number, chunk, following = self.numbered_page(request, since="since", order="direction")
         headers = {}
         if following is not None:
             query = {name: value for name, value in request.args.items() if name != "page"}
@@ -273,22 +255,10 @@ class FakeGitHub(FakeTracker):
         return str(900000 + item.number)
 
     def status_text(self, item: Item) -> str:
-        return {"done": "closed (completed)", "cancelled": "closed (not_planned)"}.get(item.state, "open")
+        return github_status_text(item.state)
 
     def render(self, item: Item) -> dict[str, Any]:
-        closed = item.state in {"done", "cancelled"}
-        return {
-            "id": 900000 + item.number,
-            "number": item.number,
-            "title": item.title,
-            "html_url": f"https://github.com/acme/shop/issues/{item.number}",
-            "state": "closed" if closed else "open",
-            "state_reason": {"done": "completed", "cancelled": "not_planned"}.get(item.state),
-            "labels": [{"name": name} for name in self.LABELS[item.state]],
-            "assignee": None,
-            "updated_at": _iso(item.updated).replace(".000Z", "Z"),
-            "closed_at": _iso(item.state_since).replace(".000Z", "Z") if closed else None,
-        }
+        return github_issue(issue_id=900000 + item.number, **item.shown())
 
 
 class FakeGitLab(FakeTracker):
@@ -310,14 +280,7 @@ class FakeGitLab(FakeTracker):
         self.server.expect_request(re.compile(rf"^{self.PATH}/\d+$")).respond_with_handler(self.epic)
 
     def epics(self, request: Request) -> Response:
-        since_text = request.args.get("updated_after")
-        since = datetime.fromisoformat(since_text) if since_text else None
-        page_number = int(request.args.get("page", "1"))
-        if page_number == 1:
-            self.listings.append({"since": since})
-        self.turn_page(page_number)
-        listed = self.listed(since, newest_first=request.args.get("sort", "desc") == "desc")  # GitLab's default
-        chunk, following = self.page(listed, (page_number - 1) * self.page_size)
+        page_number, chunk, following = self.numbered_page(request, since="updated_after", order="sort")
         headers = {"x-next-page": str(page_number + 1) if following is not None else ""}
         return _json([self.render(item) for item in chunk], headers=headers)
 

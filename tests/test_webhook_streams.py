@@ -42,6 +42,7 @@ from integrations.models import Connection, WebhookDelivery
 from integrations.secrets import encrypt
 from integrations.status_maps import DEFAULTS
 from tests.conftest import Cast
+from tests.tracker_shapes import JIRA_STATUS, github_issue, github_status_text, jira_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -160,13 +161,6 @@ class LaggingJira(LaggingTracker):
     kind = "jira"
     scope = {"jql": "project = PROJ AND issuetype = Epic"}
     credentials = {"email": "bot@alpha.example", "api_token": "fake-jira-token-0123"}
-    STATUS = {  # name, category, resolution
-        "planned": ("To Do", "new", None),
-        "in_progress": ("In Progress", "indeterminate", None),
-        "blocked": ("Blocked", "indeterminate", None),
-        "done": ("Done", "done", "Done"),
-        "cancelled": ("Won't Do", "done", "Won't Do"),
-    }
 
     def __init__(self, server: HTTPServer) -> None:
         super().__init__(server)
@@ -176,28 +170,21 @@ class LaggingJira(LaggingTracker):
         found = re.search(r"\bid = (\d+)", request.args.get("jql", ""))
         assert found, "processing re-reads one issue by id"
         shown = self.current(int(found.group(1)) - 10000)
-        name, category, resolution = self.STATUS[shown.state]
-        stamp = shown.state_since.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-        issue = {
-            "id": self.external_id(shown.item),
-            "key": f"PROJ-{shown.item}",
-            "fields": {
-                "summary": shown.title,
-                "status": {"name": name, "statusCategory": {"key": category}},
-                "resolution": {"name": resolution} if resolution else None,
-                "assignee": None,
-                "updated": shown.updated.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-                "statuscategorychangedate": stamp,
-            },
-            "changelog": {"histories": [{"created": stamp, "items": [{"fieldId": "status"}]}]},
-        }
+        issue = jira_issue(
+            issue_id=self.external_id(shown.item),
+            number=shown.item,
+            title=shown.title,
+            state=shown.state,
+            updated=shown.updated,
+            state_since=shown.state_since,
+        )
         return _json({"issues": [issue], "isLast": True})
 
     def external_id(self, item: int) -> str:
         return str(10000 + item)
 
     def status_text(self, state: str) -> str:
-        return self.STATUS[state][0]
+        return JIRA_STATUS[state][0]
 
     def status_time(self, shown: Snapshot) -> datetime:
         return shown.state_since  # Jira's changelog dates the status change itself
@@ -219,13 +206,6 @@ class LaggingGitHub(LaggingTracker):
     kind = "github"
     scope = {"repositories": ["acme/shop"], "label": "epic"}
     credentials = {"token": "ghp_fake_token_0123456789"}
-    LABELS = {
-        "planned": ["epic"],
-        "in_progress": ["epic", "status: in progress"],
-        "blocked": ["epic", "status: in progress", "blocked"],
-        "done": ["epic"],
-        "cancelled": ["epic"],
-    }
 
     def __init__(self, server: HTTPServer) -> None:
         super().__init__(server)
@@ -233,27 +213,22 @@ class LaggingGitHub(LaggingTracker):
 
     def issue(self, request: Request) -> Response:
         shown = self.current(int(request.path.rsplit("/", 1)[1]))
-        closed = shown.state in {"done", "cancelled"}
         return _json(
-            {
-                "id": int(self.external_id(shown.item)),
-                "number": shown.item,
-                "title": shown.title,
-                "html_url": f"https://github.com/acme/shop/issues/{shown.item}",
-                "state": "closed" if closed else "open",
-                "state_reason": {"done": "completed", "cancelled": "not_planned"}.get(shown.state),
-                "labels": [{"name": name} for name in self.LABELS[shown.state]],
-                "assignee": None,
-                "updated_at": shown.updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "closed_at": shown.state_since.strftime("%Y-%m-%dT%H:%M:%SZ") if closed else None,
-            }
+            github_issue(
+                issue_id=int(self.external_id(shown.item)),
+                number=shown.item,
+                title=shown.title,
+                state=shown.state,
+                updated=shown.updated,
+                state_since=shown.state_since,
+            )
         )
 
     def external_id(self, item: int) -> str:
         return str(900000 + item)
 
     def status_text(self, state: str) -> str:
-        return {"done": "closed (completed)", "cancelled": "closed (not_planned)"}.get(state, "open")
+        return github_status_text(state)
 
     def status_time(self, shown: Snapshot) -> datetime:
         return shown.state_since if shown.state in {"done", "cancelled"} else shown.updated  # closed_at, else updated
