@@ -67,7 +67,7 @@ check-deploy: install
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) API_KEY_PEPPER=$$(head -c 32 /dev/urandom | base64) \
 	ALLOWED_HOSTS=okr.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-# PostgreSQL, Redis and wrk on loopback; about 12 minutes. Tables in var/bench/, all in var/bench/report.md.
+# PostgreSQL, Redis and wrk on loopback; about 16 minutes. Tables in var/bench/, all in var/bench/report.md.
 bench: install
 	@scripts/bench
 
