@@ -51,9 +51,14 @@ def _metrics() -> QuerySet[SuccessMetric]:
     return SuccessMetric.objects.filter(anticipated_outcome__epic=OuterRef("pk"))
 
 
+def _misses_outcome() -> Q:
+    """Under way or delivered with no anticipated outcome (no success metric) to judge it by."""
+    return Q(status__in=list(STARTED)) & ~Exists(_metrics())
+
+
 def epics_missing_outcome() -> QuerySet[Epic]:
     """Epics under way or delivered with no anticipated outcome (no success metric) to judge them by."""
-    return Epic.objects.filter(status__in=STARTED).exclude(Exists(_metrics()))
+    return Epic.objects.filter(_misses_outcome())
 
 
 def epics_for_lists(queryset: QuerySet[Epic]) -> QuerySet[Epic]:
@@ -90,8 +95,8 @@ def misses_outcome(epic: Epic) -> bool:
 
 
 def filter_missing_outcome(queryset: QuerySet[Epic], missing: bool) -> QuerySet[Epic]:
-    flagged = Q(status__in=list(STARTED)) & ~Exists(_metrics())
-    return queryset.filter(flagged) if missing else queryset.exclude(flagged)
+    """The epics ``misses_outcome`` flags, or (``missing`` false) all the others."""
+    return queryset.filter(_misses_outcome()) if missing else queryset.exclude(_misses_outcome())
 
 
 def filter_review_phase(queryset: QuerySet[Epic], phase: str, now: datetime | None = None) -> QuerySet[Epic]:
