@@ -53,7 +53,7 @@ def _metrics() -> QuerySet[SuccessMetric]:
 
 def _misses_outcome() -> Q:
     """Under way or delivered with no anticipated outcome (no success metric) to judge it by."""
-    return Q(status__in=list(STARTED)) & ~Exists(_metrics())
+    return Q(status__in=list(STARTED)) & ~Q(Exists(_metrics()))
 
 
 def epics_missing_outcome() -> QuerySet[Epic]:
