@@ -57,7 +57,7 @@ from integrations.status_maps import DEFAULTS
 from okrs.choices import CADENCE_DAYS, Cadence, CheckInSource, CycleStatus, KeyResultKind, ObjectiveLevel
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.selectors import cycle_tree
-from okrs.services import _changed, _changed_kr, refresh_cycles
+from okrs.services import KEY_RESULT_CACHE, OBJECTIVE_CACHE, cache_changes, refresh_cycles
 from outcomes.choices import (
     APIKeyScope,
     Direction,
@@ -308,10 +308,9 @@ def _cache_figures(cycle: Cycle, at: datetime) -> None:
         refresh_cycles([cycle.pk], at=at)
         return
     tree = cycle_tree(Cycle.objects.select_related("company").get(pk=cycle.pk), at=at)
-    objectives = [o for o in tree.objectives if _changed(o, tree.rollup.objectives[o.pk])]
-    key_results = [kr for kr in tree.key_results if _changed_kr(kr, tree.rollup.key_results[kr.pk])]
-    _update(Objective, objectives, ["progress", "status"])
-    _update(KeyResult, key_results, ["current_value", "confidence", "progress", "status"])
+    objectives, key_results = cache_changes(tree)
+    _update(Objective, objectives, OBJECTIVE_CACHE)
+    _update(KeyResult, key_results, KEY_RESULT_CACHE)
 
 
 def _update(model: type[models.Model], rows: list[Any], names: list[str]) -> None:

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import DecimalField, Exists, F, Func, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Case, DecimalField, Exists, F, Func, OuterRef, Prefetch, QuerySet, Subquery, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.rollup import TREND_WINDOW, KeyResultFacts, ObjectiveFacts, Rollup, compute, expected_progress
 from outcomes.models import BusinessOutcome, Strategy
+from outcomes.progress import MILESTONE
 
 TABLE = Objective._meta.db_table
 
@@ -85,14 +86,19 @@ def _highest(at: datetime) -> Subquery:
 
 
 def key_results_with_checkins(queryset: QuerySet[KeyResult], at: datetime) -> QuerySet[KeyResult]:
-    """Annotate the latest value and confidence as of ``at`` and a trend window before it."""
+    """Annotate the latest value and confidence as of ``at`` and a trend window before it, and for
+    milestones (the only kind whose progress reads it) the highest value ever reached by then."""
     before = at - TREND_WINDOW
+
+    def for_milestones(highest: Subquery) -> Case:
+        return Case(When(kind=MILESTONE, then=highest), default=None, output_field=DecimalField())
+
     return queryset.annotate(
         latest_value=_latest(at, "value"),
         latest_confidence=_latest(at, "confidence"),
-        highest_value=_highest(at),
+        highest_value=for_milestones(_highest(at)),
         value_before=_latest(before, "value"),
-        highest_before=_highest(before),
+        highest_before=for_milestones(_highest(before)),
     )
 
 
@@ -104,40 +110,98 @@ class Ref:
     title: str
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The accountable owner of an objective or key result: what the tree shows of them."""
+
+    pk: int
+    email: str
+    full_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRef:
+    pk: int
+    name: str
+
+
+@dataclass(slots=True)
+class TreeObjective:
+    """An objective as the tree reads it: the columns its readers use and the figures cached on it."""
+
+    pk: int
+    cycle_id: int
+    parent_id: int | None
+    title: str
+    level: str
+    weight: Decimal
+    owner: Person
+    team_id: int | None
+    team: TeamRef | None
+    progress: Decimal | None  # cached, as stored: what ``refresh_cycles`` compares against
+    status: str
+    grade_overridden: bool
+
+
+@dataclass(slots=True)
+class TreeKeyResult:
+    """A key result as the tree reads it, with its check-in figures as of the tree's moment."""
+
+    pk: int
+    objective_id: int
+    title: str
+    kind: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    weight: Decimal
+    owner: Person
+    next_checkin_due: datetime
+    # cached, as stored
+    current_value: Decimal | None
+    confidence: Decimal | None
+    progress: Decimal | None
+    status: str
+    # as of the tree's moment and a trend window before it (highest values for milestones only)
+    latest_value: Decimal | None
+    latest_confidence: Decimal | None
+    highest_value: Decimal | None
+    value_before: Decimal | None
+    highest_before: Decimal | None
+
+
 @dataclass
 class CycleTree:
     """A cycle's objectives (with their descendants in any cycle), key results and computed figures.
 
-    What each objective serves is in ``strategies_of`` and ``business_outcomes_of`` (objective id ->
-    refs), read in one query each: prefetching them onto hundreds of objectives costs Django a
-    queryset per objective and relation, more than the rest of the tree.
+    The tree is read-only and read as plain rows: a big cycle has thousands of objectives and key
+    results, and model instances of them (and of their owners, one per row) cost more than the queries.
+    Writers read the models they write (``refresh_cycles``, ``cycle_close``). What each objective serves
+    is in ``strategies_of`` and ``business_outcomes_of`` (objective id -> refs), one query each.
     """
 
     cycle: Cycle
     at: datetime
-    objectives: list[Objective]
-    key_results: list[KeyResult]
+    objectives: list[TreeObjective]
+    key_results: list[TreeKeyResult]
     rollup: Rollup
     strategies_of: dict[int, list[Ref]]
     business_outcomes_of: dict[int, list[Ref]]
 
-    def top_level(self) -> list[Objective]:
+    def top_level(self) -> list[TreeObjective]:
         ids = {o.pk for o in self.objectives if o.cycle_id == self.cycle.pk}
         return [o for o in self.objectives if o.cycle_id == self.cycle.pk and o.parent_id not in ids]
 
 
-# What the tree's readers use (roll-up documents and pages, insights, the cached figures and grades
-# written back): a big tree's thousands of rows cost their columns, the owners' most of all.
-_PERSON = ("owner__id", "owner__email", "owner__full_name")
-TREE_OBJECTIVE_FIELDS = (
-    *("id", "company_id", "cycle_id", "parent_id", "title", "level", "weight", "team_id", "owner_id"),
-    *("progress", "status", "grade", "grade_overridden", "updated"),
-    *("team__id", "team__name", *_PERSON),
-    *("cycle__id", "cycle__company_id", "cycle__name", "cycle__start", "cycle__end", "cycle__status"),
+_OWNER = ("owner_id", "owner__email", "owner__full_name")
+_OBJECTIVE_ROW = (
+    *("id", "cycle_id", "parent_id", "title", "level", "weight", *_OWNER, "team_id", "team__name"),
+    *("progress", "status", "grade_overridden", "cycle__start", "cycle__end"),
 )
-TREE_KEY_RESULT_FIELDS = (
-    *("id", "company_id", "objective_id", "owner_id", "title", "kind", "unit", "baseline", "target", "weight"),
-    *("next_checkin_due", "current_value", "confidence", "progress", "status", *_PERSON),
+_KEY_RESULT_ROW = (
+    *("id", "objective_id", "title", "kind", "unit", "baseline", "target", "weight", *_OWNER, "next_checkin_due"),
+    *("current_value", "confidence", "progress", "status"),
+    *("latest_value", "latest_confidence", "highest_value", "value_before", "highest_before"),
 )
 
 
@@ -145,21 +209,75 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
     """Load and compute a cycle's tree in four queries (objectives, their strategies and outcomes, key results)."""
     at = at or timezone.now()
     in_tree = RawSQL(SUBTREE_OF_CYCLE, [cycle.pk])  # noqa: S611 - a constant query with bound parameters
-    objectives = list(
+    people: dict[int, Person] = {}
+
+    def person(pk: int, email: str, full_name: str) -> Person:
+        found = people.get(pk)
+        if found is None:
+            found = people[pk] = Person(pk, email, full_name)
+        return found
+
+    bounds = {cycle.pk: (cycle.start, cycle.end)}  # of each cycle in the tree, for its expected progress
+    teams: dict[int, TeamRef] = {}
+    objectives: list[TreeObjective] = []
+    rows = (
         Objective.objects.filter(company_id=cycle.company_id, id__in=in_tree)
-        .select_related("owner", "team", "cycle")
-        .only(*TREE_OBJECTIVE_FIELDS)
         .order_by("title", "id")
+        .values_list(*_OBJECTIVE_ROW)
     )
-    key_results = list(
+    for row in rows:
+        pk, cycle_id, parent_id, title, level, weight, *owner, team_id, team_name = row[:11]
+        bounds.setdefault(cycle_id, (row[14], row[15]))
+        objectives.append(
+            TreeObjective(
+                pk=pk,
+                cycle_id=cycle_id,
+                parent_id=parent_id,
+                title=title,
+                level=level,
+                weight=weight,
+                owner=person(*owner),
+                team_id=team_id,
+                team=None if team_id is None else teams.setdefault(team_id, TeamRef(team_id, team_name)),
+                progress=row[11],
+                status=row[12],
+                grade_overridden=row[13],
+            )
+        )
+    key_results: list[TreeKeyResult] = []
+    kr_rows = (
         key_results_with_checkins(KeyResult.objects.filter(company_id=cycle.company_id, objective_id__in=in_tree), at)
-        .select_related("owner")
-        .only(*TREE_KEY_RESULT_FIELDS)
         .order_by("title", "id")
+        .values_list(*_KEY_RESULT_ROW)
     )
+    for row in kr_rows:
+        pk, objective_id, title, kind, unit, baseline, target, weight, *owner, due = row[:12]
+        latest, confidence_now, highest, before, highest_before = map(_decimal, row[16:])
+        key_results.append(
+            TreeKeyResult(
+                pk=pk,
+                objective_id=objective_id,
+                title=title,
+                kind=kind,
+                unit=unit,
+                baseline=baseline,
+                target=target,
+                weight=weight,
+                owner=person(*owner),
+                next_checkin_due=due,
+                current_value=row[12],
+                confidence=row[13],
+                progress=row[14],
+                status=row[15],
+                latest_value=latest,
+                latest_confidence=confidence_now,
+                highest_value=highest,
+                value_before=before,
+                highest_before=highest_before,
+            )
+        )
     tz = cycle.company.timezone
-    cycles = {o.cycle_id: o.cycle for o in objectives} | {cycle.pk: cycle}
-    expected = {pk: expected_progress(start=c.start, end=c.end, at=at, tz=tz) for pk, c in cycles.items()}
+    expected = {pk: expected_progress(start=start, end=end, at=at, tz=tz) for pk, (start, end) in bounds.items()}
     rollup = compute(
         [ObjectiveFacts(o.pk, o.parent_id, o.cycle_id, o.weight) for o in objectives],
         [_facts(kr, at) for kr in key_results],
@@ -189,7 +307,7 @@ def _served(through: Any, target: str, in_tree: RawSQL) -> dict[int, list[Ref]]:
     return served
 
 
-def _facts(kr: KeyResult, at: datetime) -> KeyResultFacts:
+def _facts(kr: TreeKeyResult, at: datetime) -> KeyResultFacts:
     return KeyResultFacts(
         id=kr.pk,
         objective_id=kr.objective_id,
@@ -197,11 +315,11 @@ def _facts(kr: KeyResult, at: datetime) -> KeyResultFacts:
         baseline=kr.baseline,
         target=kr.target,
         weight=kr.weight,
-        current=_decimal(kr.latest_value),  # type: ignore[attr-defined]
-        highest=_decimal(kr.highest_value),  # type: ignore[attr-defined]
-        confidence=_decimal(kr.latest_confidence),  # type: ignore[attr-defined]
-        current_before=_decimal(kr.value_before),  # type: ignore[attr-defined]
-        highest_before=_decimal(kr.highest_before),  # type: ignore[attr-defined]
+        current=kr.latest_value,
+        highest=kr.highest_value,
+        confidence=kr.latest_confidence,
+        current_before=kr.value_before,
+        highest_before=kr.highest_before,
         stale=kr.next_checkin_due < at,
     )
 

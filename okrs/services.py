@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from okrs.choices import CADENCE_DAYS, Cadence, CheckInSource, CycleStatus, GradeResult, KeyResultKind, ObjectiveLevel
 from okrs.models import MAX_DEPTH, CheckIn, Cycle, KeyResult, Objective
-from okrs.selectors import ancestors, cycle_tree, subtree_height
+from okrs.rollup import Figures
+from okrs.selectors import CycleTree, TreeKeyResult, ancestors, cycle_tree, subtree_height
 from outcomes.models import APIKey, BusinessOutcome, Company, Strategy, TeamMembership, User
 from outcomes.progress import target_problem
 from outcomes.services.common import apply_changes, require_member_fields
@@ -372,37 +373,48 @@ def refresh_cycles(cycle_ids: Iterable[int], *, at: datetime | None = None) -> i
     """Recompute progress, status and staleness of the cycles' trees; write only rows that changed."""
     changed = 0
     for cycle in Cycle.objects.filter(pk__in=list(cycle_ids)).select_related("company"):
-        tree = cycle_tree(cycle, at=at)
-        objectives = [o for o in tree.objectives if _changed(o, tree.rollup.objectives[o.pk])]
-        key_results = [kr for kr in tree.key_results if _changed_kr(kr, tree.rollup.key_results[kr.pk])]
-        Objective.objects.bulk_update(objectives, ["progress", "status"], batch_size=500)
-        KeyResult.objects.bulk_update(
-            key_results, ["current_value", "confidence", "progress", "status"], batch_size=500
-        )
+        objectives, key_results = cache_changes(cycle_tree(cycle, at=at))
+        Objective.objects.bulk_update(objectives, OBJECTIVE_CACHE, batch_size=500)
+        KeyResult.objects.bulk_update(key_results, KEY_RESULT_CACHE, batch_size=500)
         changed += len(objectives) + len(key_results)
     return changed
+
+
+OBJECTIVE_CACHE = ["progress", "status"]
+KEY_RESULT_CACHE = ["current_value", "confidence", "progress", "status"]
+
+
+def cache_changes(tree: CycleTree) -> tuple[list[Objective], list[KeyResult]]:
+    """The objectives and key results whose cached columns differ from the tree's figures, as unsaved
+    instances holding their primary key and the new values of ``OBJECTIVE_CACHE`` and ``KEY_RESULT_CACHE``."""
+    objectives = [
+        Objective(pk=o.pk, progress=cached[0], status=cached[1])
+        for o in tree.objectives
+        if (cached := _objective_cache(tree.rollup.objectives[o.pk])) != (o.progress, o.status)
+    ]
+    key_results = [
+        KeyResult(pk=kr.pk, current_value=new[0], confidence=new[1], progress=new[2], status=new[3])
+        for kr in tree.key_results
+        if (new := _key_result_cache(kr, tree.rollup.key_results[kr.pk]))
+        != (kr.current_value, kr.confidence, kr.progress, kr.status)
+    ]
+    return objectives, key_results
 
 
 def _rounded(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("0.000001"))
 
 
-def _changed(objective: Objective, figures: Any) -> bool:
-    new = (_rounded(figures.progress), figures.status or "")
-    if (objective.progress, objective.status) == new:
-        return False
-    objective.progress, objective.status = new
-    return True
+def _objective_cache(figures: Figures) -> tuple[Decimal | None, str]:
+    """The cached columns (progress, status) of an objective with these figures."""
+    return _rounded(figures.progress), figures.status or ""
 
 
-def _changed_kr(key_result: KeyResult, figures: Any) -> bool:
-    current = getattr(key_result, "latest_value", None)
-    new = (current, figures.confidence, _rounded(figures.progress), figures.status or "")
-    old = (key_result.current_value, key_result.confidence, key_result.progress, key_result.status)
-    if old == new:
-        return False
-    key_result.current_value, key_result.confidence, key_result.progress, key_result.status = new
-    return True
+def _key_result_cache(
+    key_result: TreeKeyResult, figures: Figures
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, str]:
+    """The cached columns (current value, confidence, progress, status) of a key result with these figures."""
+    return key_result.latest_value, figures.confidence, _rounded(figures.progress), figures.status or ""
 
 
 def require_objective_writer(

@@ -16,6 +16,7 @@ from insights.selectors import Delivery, EpicLine, Tally
 from okrs.choices import CycleStatus
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.rollup import Figures
+from okrs.selectors import TreeKeyResult, TreeObjective
 from outcomes.models import Company, User
 
 CHECK_IN_NOTICE = timedelta(days=1)
@@ -24,14 +25,14 @@ CHECK_IN_NOTICE = timedelta(days=1)
 # --- roll-up tree ----------------------------------------------------------------------------
 @dataclass
 class KeyResultNode:
-    key_result: KeyResult
+    key_result: TreeKeyResult
     figures: Figures
     epics: list[EpicLine]
 
 
 @dataclass
 class ObjectiveNode:
-    objective: Objective
+    objective: TreeObjective
     figures: Figures
     delivery: Tally
     achieved_share: Any
@@ -45,12 +46,12 @@ def rollup_nodes(delivery: Delivery, team_id: int | None = None) -> list[Objecti
     krs_of: dict[int, list[KeyResultNode]] = defaultdict(list)
     for kr in tree.key_results:
         krs_of[kr.objective_id].append(KeyResultNode(kr, tree.rollup.key_results[kr.pk], delivery.epics.get(kr.pk, [])))
-    children_of: dict[int | None, list[Objective]] = defaultdict(list)
+    children_of: dict[int | None, list[TreeObjective]] = defaultdict(list)
     for objective in tree.objectives:
         children_of[objective.parent_id].append(objective)
     keep = delivery.kept(team_id=team_id)
 
-    def node(objective: Objective) -> ObjectiveNode:
+    def node(objective: TreeObjective) -> ObjectiveNode:
         return ObjectiveNode(
             objective=objective,
             figures=tree.rollup.objectives[objective.pk],

@@ -6,17 +6,16 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from okrs.models import KeyResult, Objective
 from okrs.rollup import Figures, ObjectiveFacts, cycle_progress, expected_progress, weighted_mean
-from okrs.selectors import CycleTree
+from okrs.selectors import CycleTree, Person, TreeKeyResult, TreeObjective
 
 
 def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value.quantize(Decimal("0.0001")))
 
 
-def _person(user: Any) -> dict[str, Any]:
-    return {"id": user.pk, "email": user.email, "full_name": user.full_name}
+def _person(person: Person) -> dict[str, Any]:
+    return {"id": person.pk, "email": person.email, "full_name": person.full_name}
 
 
 def _figures(figures: Figures) -> dict[str, Any]:
@@ -30,8 +29,8 @@ def _figures(figures: Figures) -> dict[str, Any]:
     }
 
 
-def _key_result(kr: KeyResult, figures: Figures) -> dict[str, Any]:
-    current = getattr(kr, "latest_value", None)
+def _key_result(kr: TreeKeyResult, figures: Figures) -> dict[str, Any]:
+    current = kr.latest_value
     return {
         "id": kr.pk,
         "title": kr.title,
@@ -40,21 +39,21 @@ def _key_result(kr: KeyResult, figures: Figures) -> dict[str, Any]:
         "unit": kr.unit,
         "baseline": str(kr.baseline),
         "target": str(kr.target),
-        "current_value": None if current is None else str(Decimal(current).quantize(Decimal("0.0001"))),
+        "current_value": None if current is None else str(current.quantize(Decimal("0.0001"))),
         "weight": str(kr.weight),
         **_figures(figures),
     }
 
 
 def render_rollup(tree: CycleTree) -> dict[str, Any]:
-    krs_of: dict[int, list[KeyResult]] = defaultdict(list)
+    krs_of: dict[int, list[TreeKeyResult]] = defaultdict(list)
     for kr in tree.key_results:
         krs_of[kr.objective_id].append(kr)
-    children_of: dict[int | None, list[Objective]] = defaultdict(list)
+    children_of: dict[int | None, list[TreeObjective]] = defaultdict(list)
     for objective in tree.objectives:
         children_of[objective.parent_id].append(objective)
 
-    def node(objective: Objective) -> dict[str, Any]:
+    def node(objective: TreeObjective) -> dict[str, Any]:
         return {
             "id": objective.pk,
             "title": objective.title,
@@ -94,7 +93,7 @@ def render_rollup(tree: CycleTree) -> dict[str, Any]:
 
 def _groups(tree: CycleTree, members_of: Any) -> list[dict[str, Any]]:
     """Weighted mean progress of the cycle's own objectives per team or strategy."""
-    grouped: dict[int, tuple[str, list[Objective]]] = {}
+    grouped: dict[int, tuple[str, list[TreeObjective]]] = {}
     for objective in tree.objectives:
         if objective.cycle_id != tree.cycle.pk:
             continue
