@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.services import check_in_record, cycle_create, key_result_create, objective_create
-from outcomes.models import APIKey, Team
+from outcomes.models import APIKey, BusinessOutcome, Strategy, Team
 from outcomes.services.teams import team_create
 from tests.assertions import assert_invalid
 from tests.conftest import Cast
@@ -184,6 +184,32 @@ def test_create_company_objective(cast, client_for):
     objective = Objective.objects.get(pk=data["id"])
     assert objective.company == cast.company_a
     assert list(objective.strategies.all()) == [rows(cast)["strategy"]]
+
+
+def _copy(row: Any, title: str) -> Any:
+    row.pk = None
+    row.title = title
+    row.save()
+    return row
+
+
+def test_objectives_list_their_strategies_and_business_outcomes_in_id_order(cast, client_for):
+    first_strategy, first_outcome = rows(cast)["strategy"], rows(cast)["outcome"]
+    strategies = [first_strategy.pk, _copy(Strategy.objects.get(pk=first_strategy.pk), "Second").pk]
+    outcomes = [first_outcome.pk, _copy(BusinessOutcome.objects.get(pk=first_outcome.pk), "Second").pk]
+    linked = make_objective(cast, "Linked")
+    linked.strategies.set(reversed(strategies))
+    linked.business_outcomes.set(reversed(outcomes))
+    bare = make_objective(cast, "Bare")
+    client = client_for(cast.viewer_a)
+
+    listed = {row["id"]: row for row in client.get(OBJECTIVES, {"page_size": 50}).json()["results"]}
+    detail = client.get(objective_url(linked)).json()
+    uncovered = client.get("/api/v1/companies/alpha/alignment/objectives-without-epics/").json()["results"]
+    assert (listed[linked.pk]["strategies"], listed[linked.pk]["business_outcomes"]) == (strategies, outcomes)
+    assert (detail["strategies"], detail["business_outcomes"]) == (strategies, outcomes)
+    assert (listed[bare.pk]["strategies"], listed[bare.pk]["business_outcomes"]) == ([], [])
+    assert {row["id"]: row["strategies"] for row in uncovered}[linked.pk] == strategies
 
 
 def test_create_team_objective_aligned_to_a_parent(cast, client_for):

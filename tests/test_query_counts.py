@@ -273,7 +273,7 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:business-outcome-list": (f"{A}/business-outcomes/", _outcomes, 6),  # + strategies
     "v1:business-outcome-measurements": (_outcome_path, _measurements, 6),  # + the outcome itself
     "v1:cycle-list": (f"{A}/cycles/", _cycles, 5),
-    "v1:objective-list": (f"{A}/objectives/", _objectives, 7),  # + strategies + business outcomes
+    "v1:objective-list": (f"{A}/objectives/", _objectives, 5),  # strategy and outcome ids read with the page
     "v1:key-result-list": (f"{A}/key-results/", _key_results, 5),
     "v1:key-result-check-ins": (_check_ins_path, _check_ins, 6),  # + the key result itself
     "v1:epic-list": (f"{A}/epics/", _epics, 8),  # + contributions + live reviews + anticipated outcomes
@@ -286,7 +286,7 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:outbound-delivery-list": (f"{A}/outbound-deliveries/", _outbound, 5),
     "v1:epic-status-history": (_history_path, _status_changes, 6),  # + the epic itself
     "v1:key-results-without-epics": (f"{A}/alignment/key-results-without-epics/", _key_results, 5),
-    "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 8),  # + covered ids
+    "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 6),  # + covered ids
 }
 
 

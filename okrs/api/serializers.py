@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_field
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from config.api.serializers import InputSerializer
@@ -54,8 +54,18 @@ class ObjectiveSerializer(serializers.ModelSerializer[Objective]):
     owner = UserSummarySerializer()
     reviewer = UserSummarySerializer(allow_null=True)
     team = TeamRefSerializer(allow_null=True)
-    strategies = serializers.SerializerMethodField(help_text="Ids of the strategies it serves.")
-    business_outcomes = serializers.SerializerMethodField(help_text="Ids of the business outcomes it serves.")
+    strategies = serializers.ListField(
+        child=serializers.IntegerField(),
+        source="strategy_ids",
+        read_only=True,
+        help_text="Ids of the strategies it serves.",
+    )
+    business_outcomes = serializers.ListField(
+        child=serializers.IntegerField(),
+        source="business_outcome_ids",
+        read_only=True,
+        help_text="Ids of the business outcomes it serves.",
+    )
     progress = fraction_field("Computed progress, 0 to 1 (docs/progress.md); null when unknown.")
     status = serializers.ChoiceField(choices=Status.choices, read_only=True, allow_blank=True)
     stale = serializers.BooleanField(read_only=True, help_text="A key result's check-in is overdue.")
@@ -90,14 +100,6 @@ class ObjectiveSerializer(serializers.ModelSerializer[Objective]):
             "created",
             "updated",
         ]
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_strategies(self, objective: Objective) -> list[int]:
-        return [row.pk for row in objective.strategies.all()]
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_business_outcomes(self, objective: Objective) -> list[int]:
-        return [row.pk for row in objective.business_outcomes.all()]
 
 
 class ObjectiveInputSerializer(InputSerializer):
