@@ -81,7 +81,7 @@ LEFT JOIN LATERAL (
 ) b ON true
 LEFT JOIN LATERAL (
     SELECT max(c.value) AS highest, max(c.value) FILTER (WHERE c.as_of <= %(before)s) AS highest_before
-    FROM okrs_checkin c WHERE c.key_result_id = k.id AND c.as_of <= %(at)s
+    FROM okrs_checkin c WHERE c.key_result_id = k.id AND c.as_of <= %(at)s AND k.kind = 'milestone'
 ) m ON true
 WHERE k.company_id = %(company)s AND k.objective_id IN ({TREE})
 """
@@ -217,7 +217,8 @@ SELECT k.id, k.title, k.kind, k.baseline, k.target, k.weight, k.objective_id, u.
         AND c.confidence IS NOT NULL ORDER BY c.as_of DESC, c.id DESC LIMIT 1),
     (SELECT c.value FROM okrs_checkin c WHERE c.key_result_id = k.id AND c.as_of < %(ends)s
         ORDER BY c.as_of DESC, c.id DESC LIMIT 1),
-    (SELECT max(c.value) FROM okrs_checkin c WHERE c.key_result_id = k.id AND c.as_of < %(ends)s)
+    CASE WHEN k.kind = 'milestone' THEN
+        (SELECT max(c.value) FROM okrs_checkin c WHERE c.key_result_id = k.id AND c.as_of < %(ends)s) END
 FROM okrs_keyresult k
 JOIN okrs_objective o ON o.id = k.objective_id
 JOIN outcomes_user u ON u.id = k.owner_id

@@ -28,11 +28,12 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 
 from insights.alignment import FOUR_PLACES, ZERO
 from okrs.models import CheckIn, Cycle, KeyResult
 from okrs.rollup import KeyResultFacts, key_result_progress
+from okrs.selectors import for_milestones, highest_of
 from outcomes.models import Company
 from outcomes.progress import clamp
 
@@ -137,11 +138,10 @@ def calibration(company: Company, cycle: Cycle, *, team_id: int | None = None) -
     check_ins = CheckIn.objects.filter(key_result=OuterRef("pk"))
     stated = check_ins.filter(as_of__lte=midpoint, confidence__isnull=False).order_by("-as_of", "-id")
     by_end = check_ins.filter(as_of__lt=ends)
-    highest = by_end.order_by().values("key_result").annotate(top=Max("value")).values("top")
     key_results = KeyResult.objects.filter(company=company, objective__cycle=cycle).annotate(
         stated_confidence=Subquery(stated.values("confidence")[:1]),
         final_value=Subquery(by_end.order_by("-as_of", "-id").values("value")[:1]),
-        highest_value=Subquery(highest),
+        highest_value=for_milestones(highest_of(by_end)),
     )
     if team_id is not None:
         key_results = key_results.filter(objective__team_id=team_id)

@@ -92,24 +92,27 @@ class _Highest(Func):
     contains_aggregate = False
 
 
-def _highest(at: datetime) -> Subquery:
-    return Subquery(_checkins(at).order_by().values(top=_Highest(F("value"), output_field=DecimalField())))
+def highest_of(check_ins: QuerySet[CheckIn]) -> Subquery:
+    """The highest value among correlated check-ins, as one aggregate row."""
+    return Subquery(check_ins.order_by().values(top=_Highest(F("value"), output_field=DecimalField())))
+
+
+def for_milestones(value: Subquery) -> Case:
+    """The value for milestones, NULL for other kinds: only a milestone's progress reads its highest value,
+    so the database skips the subquery for the rest."""
+    return Case(When(kind=MILESTONE, then=value), default=None, output_field=DecimalField())
 
 
 def key_results_with_checkins(queryset: QuerySet[KeyResult], at: datetime) -> QuerySet[KeyResult]:
     """Annotate the latest value and confidence as of ``at`` and a trend window before it, and for
     milestones (the only kind whose progress reads it) the highest value ever reached by then."""
     before = at - TREND_WINDOW
-
-    def for_milestones(highest: Subquery) -> Case:
-        return Case(When(kind=MILESTONE, then=highest), default=None, output_field=DecimalField())
-
     return queryset.annotate(
         latest_value=_latest(at, "value"),
         latest_confidence=_latest(at, "confidence"),
-        highest_value=for_milestones(_highest(at)),
+        highest_value=for_milestones(highest_of(_checkins(at))),
         value_before=_latest(before, "value"),
-        highest_before=for_milestones(_highest(before)),
+        highest_before=for_milestones(highest_of(_checkins(before))),
     )
 
 
