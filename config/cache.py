@@ -12,7 +12,9 @@ the cache simply works again.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -23,6 +25,37 @@ logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 DEFAULT_RETRY_AFTER = 5.0
+
+
+@dataclass(frozen=True)
+class BucketHit:
+    """What a rate bucket said to one request: let through or not, how many it holds in the window
+    (this request included when let through), the oldest of them and the moment of asking, in seconds
+    since the epoch on the bucket's clock."""
+
+    allowed: bool
+    count: int
+    oldest: float | None
+    now: float
+
+
+# A sliding-window log in a sorted set, checked and added to in one step so that concurrent requests
+# from many processes cannot both take the last place. Redis's clock, so every process agrees on the
+# window. Scores are seconds; members are unique per request.
+_BUCKET_HIT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local duration = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - duration)
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(duration * 1000))
+  return {1, count + 1, false, string.format('%.6f', now)}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+return {0, count, oldest, string.format('%.6f', now)}
+"""
 
 
 class ResilientRedisCache(RedisCache):
@@ -37,6 +70,7 @@ class ResilientRedisCache(RedisCache):
         self.retry_after = float(options.pop("retry_after", DEFAULT_RETRY_AFTER))
         super().__init__(server, {**params, "OPTIONS": options})
         self._unreachable_until = 0.0
+        self._bucket_script: Any = None
 
     def _guarded(self, call: Callable[[], T], fallback: T) -> T:
         if time.monotonic() < self._unreachable_until:
@@ -52,6 +86,21 @@ class ResilientRedisCache(RedisCache):
     def reachable(self) -> bool:
         """False while this process is leaving an unreachable Redis alone."""
         return time.monotonic() >= self._unreachable_until
+
+    def bucket_hit(self, key: str, duration: float, limit: int) -> BucketHit | None:
+        """Count a request into the rate bucket ``key`` (at most ``limit`` in any ``duration`` seconds)
+        atomically across every process sharing this Redis; ``None`` while Redis is away."""
+        cache_key = self.make_and_validate_key(key)
+
+        def hit() -> BucketHit:
+            client = self._cache.get_client(cache_key, write=True)  # type: ignore[attr-defined]
+            if self._bucket_script is None:
+                self._bucket_script = client.register_script(_BUCKET_HIT)  # sent by digest, loaded once
+            found = self._bucket_script(keys=[cache_key], args=[duration, limit, uuid.uuid4().hex], client=client)
+            allowed, count, oldest, now = found
+            return BucketHit(bool(allowed), int(count), None if oldest is None else float(oldest), float(now))
+
+        return self._guarded(hit, None)
 
     # Reads find nothing.
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import uuid
+from typing import Any
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
+import redis
 from rest_framework.test import APIClient
 
 from config.api.throttling import AnonymousRateThrottle, PrincipalRateThrottle
+from config.cache import ResilientRedisCache
 from tests.factories import UserFactory
 
 PRINCIPAL_LIMIT = 3
@@ -135,24 +138,37 @@ def test_health_is_not_throttled(db, low_rates):
 
 # --- the production cache ---------------------------------------------------------------------
 @pytest.fixture
-def redis_cache(settings, _clear_cache):
-    """The default cache on the real Redis, under a key prefix of this test only.
-
-    Depending on ``_clear_cache`` makes its ``cache.clear()`` run before this fixture and after it is undone,
-    so it only ever clears the local-memory cache, never the shared Redis database. Teardown deletes only
-    the keys under the prefix.
-    """
-    url = os.environ["REDIS_URL"]
+def redis_prefix():
+    """A key prefix of this test only on the real Redis; teardown deletes only the keys under it."""
     prefix = f"test-throttle-{uuid.uuid4().hex}"
-    options = {"KEY_PREFIX": prefix}
-    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": url, **options}}
-    # Another process: its own client and connection pool, same Redis, same configuration.
-    other_process = RedisCache(url, options)
-    yield other_process
-    raw = other_process._cache.get_client(write=True)  # type: ignore[attr-defined]
+    yield prefix
+    raw = redis.Redis.from_url(os.environ["REDIS_URL"])
     keys = list(raw.scan_iter(match=f"{prefix}:*"))
     if keys:
         raw.delete(*keys)
+    raw.close()
+
+
+def production_cache(prefix: str) -> ResilientRedisCache:
+    """The production cache as one web process has it: its own client and connection pool."""
+    return ResilientRedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": prefix})
+
+
+@pytest.fixture
+def redis_cache(settings, _clear_cache, redis_prefix):
+    """The default cache on the real Redis under the test's prefix, and another process's view of it.
+
+    Depending on ``_clear_cache`` makes its ``cache.clear()`` run before this fixture and after it is undone,
+    so it only ever clears the local-memory cache, never the shared Redis database.
+    """
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": redis_prefix,
+        }
+    }
+    return production_cache(redis_prefix)
 
 
 @pytest.mark.redis
@@ -164,13 +180,80 @@ def test_buckets_live_in_redis_and_are_shared_between_processes(cast, client_for
         assert client.get("/api/v1/me/").status_code == 200
 
     # The other process sees the bucket this process filled...
-    history = redis_cache.get(f"throttle_principal_user:{person.pk}")
-    assert isinstance(history, list)
-    assert len(history) == PRINCIPAL_LIMIT
+    seen = redis_cache.bucket_hit(f"throttle:principal:user:{person.pk}", 60, PRINCIPAL_LIMIT)
+    assert seen is not None
+    assert (seen.allowed, seen.count) == (False, PRINCIPAL_LIMIT)
     assert_throttled(client.get("/api/v1/me/"))
 
     # ...and a bucket the other process fills throttles this one.
-    now = time.time()
-    redis_cache.set(f"throttle_principal_user:{cast.viewer_a.pk}", [now] * PRINCIPAL_LIMIT, 60)
+    for _ in range(PRINCIPAL_LIMIT):
+        filled = redis_cache.bucket_hit(f"throttle:principal:user:{cast.viewer_a.pk}", 60, PRINCIPAL_LIMIT)
+        assert filled is not None
+        assert filled.allowed
     assert_throttled(client_for(cast.viewer_a).get("/api/v1/me/"))
     assert client_for(cast.owner_a).get("/api/v1/me/").status_code == 200
+
+
+@pytest.mark.redis
+def test_a_bucket_forgets_requests_older_than_its_window(redis_cache):
+    key = "throttle:principal:key:1"
+    answers = [redis_cache.bucket_hit(key, 0.3, 2) for _ in range(3)]
+    assert [answer is not None and answer.allowed for answer in answers] == [True, True, False]
+
+    time.sleep(0.35)
+
+    again = redis_cache.bucket_hit(key, 0.3, 2)
+    assert again is not None
+    assert (again.allowed, again.count) == (True, 1)
+
+
+@pytest.mark.redis
+def test_retry_after_counts_down_to_when_the_oldest_request_leaves_the_window(cast, client_for, low_rates, redis_cache):
+    client = client_for(cast.member_a)
+    for _ in range(PRINCIPAL_LIMIT):
+        assert client.get("/api/v1/me/").status_code == 200
+
+    throttled = client.get("/api/v1/me/")
+
+    assert_throttled(throttled)
+    # The first request of the window leaves it in just under a minute, and one place frees then.
+    assert 55 <= int(throttled["Retry-After"]) <= 60
+
+
+def _take_places(prefix: str, key: str, limit: int, tries: int, start: Any, results: Any) -> None:
+    """One web process: its own cache client, asking for ``tries`` places in a bucket of ``limit``."""
+    cache = production_cache(prefix)
+    start.wait()
+    answers = [cache.bucket_hit(key, 60, limit) for _ in range(tries)]
+    results.put(sum(answer is not None and answer.allowed for answer in answers))
+
+
+@pytest.mark.redis
+def test_concurrent_processes_never_let_more_through_than_the_rate(redis_prefix):
+    """Eight processes race for 40 places in one bucket: exactly 40 get through. A read-then-write bucket
+    (DRF's cache history) lets the racing processes overwrite each other's requests and admit more."""
+    processes, tries, limit = 8, 25, 40
+    context = multiprocessing.get_context("fork")  # the children inherit the configured Django
+    start, results = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(
+            target=_take_places, args=(redis_prefix, "throttle:principal:key:7", limit, tries, start, results)
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    admitted = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+
+    assert sum(admitted) == limit
+    assert all(worker.exitcode == 0 for worker in workers)
+
+
+@pytest.mark.redis
+def test_without_redis_the_bucket_lets_requests_through():
+    unreachable = ResilientRedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2}})
+
+    assert unreachable.bucket_hit("throttle:principal:key:1", 60, 1) is None
+    assert unreachable.reachable is False
