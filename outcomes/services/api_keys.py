@@ -69,7 +69,8 @@ def api_key_authenticate(*, raw: str) -> KeyCheck:
     parsed = keys.parse(raw)
     if parsed is None:
         return KeyCheck(None, "Malformed API key.")
-    api_key = APIKey.objects.select_related("company").filter(key_id=parsed.key_id).first()
+    # key_id is unique: a plain lookup, without the ORDER BY that first() would add.
+    api_key = next(iter(APIKey.objects.select_related("company").filter(key_id=parsed.key_id).order_by()[:1]), None)
     if api_key is None or not hmac.compare_digest(api_key.digest, keys.digest(raw)):
         return KeyCheck(None, "Unknown API key.")
     if api_key.revoked_at is not None:
