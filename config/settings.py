@@ -302,7 +302,9 @@ SPECTACULAR_SETTINGS = {
         "Strategy, OKRs and epics with anticipated and actual outcomes.\n\n"
         "Company data lives under `/api/v1/companies/{company_slug}/`. People sign in with a "
         "session; machines send `Authorization: Bearer <api key>`. Every error has the same "
-        "JSON shape (`Error`). Lists are paginated (`page`, `page_size` up to 100)."
+        "JSON shape (`Error`). Lists are paginated, with `page_size` up to 100: by `page` number, "
+        "or, for the lists that grow with activity (epics, status history, check-ins, measurements, "
+        "sync runs, deliveries, reminders), by the `cursor` of their `next` and `previous` links."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

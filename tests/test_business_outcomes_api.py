@@ -458,9 +458,9 @@ def test_measurements_are_listed_newest_first_and_paginated(cast, client_for):
     client = client_for(cast.viewer_a)
 
     first = client.get(measurements_url(outcome), {"page_size": 3})
-    second = client.get(measurements_url(outcome), {"page_size": 3, "page": 2})
+    second = client.get(first.json()["next"])
 
-    assert first.json()["count"] == 4
+    assert set(first.json()) == {"next", "previous", "results"}
     assert ids(first) == [by_day[1], by_day[2], by_day[3]]
     assert first.json()["next"]
     assert ids(second) == [by_day[4]]
@@ -468,11 +468,14 @@ def test_measurements_are_listed_newest_first_and_paginated(cast, client_for):
     assert [row["value"] for row in first.json()["results"]] == ["61.0000", "62.0000", "63.0000"]
 
 
-def test_a_measurements_page_past_the_end_is_404(cast, client_for):
-    response = client_for(cast.viewer_a).get(measurements_url(cast.strategic_a["outcome"]), {"page": 2})
+def test_measurements_are_read_by_cursor_not_by_page_number(cast, client_for):
+    client = client_for(cast.viewer_a)
+    url = measurements_url(cast.strategic_a["outcome"])
 
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+    assert assert_invalid(client.get(url, {"page": 2}), "page")["fields"] == {"page": ["Unknown query parameter."]}
+    assert assert_invalid(client.get(url, {"cursor": "bm9wZQ"}), "cursor")["fields"] == {
+        "cursor": ["Not a cursor this list handed out; start again without it."]
+    }
 
 
 def test_measurements_list_refuses_filters_it_does_not_take(cast, client_for):

@@ -259,7 +259,8 @@ def _history_path(cast: Cast) -> str:
 A = "/api/v1/companies/alpha"
 
 # list route -> (path, how to add n rows, queries with a signed-in person)
-# session + user (2), membership (1), count (1), page (1), then joins and prefetches.
+# session + user (2), membership (1), count (1), page (1), then joins and prefetches; a list read by cursor
+# has no count.
 LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None], int]] = {
     "v1:companies": ("/api/v1/companies/", _companies, 4),
     "v1:member-list": (f"{A}/members/", _members, 5),
@@ -271,20 +272,20 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:strategy-list": (f"{A}/strategies/", _strategies, 7),  # + swot items + business outcomes
     "v1:investment-list": (f"{A}/investments/", _investments, 5),
     "v1:business-outcome-list": (f"{A}/business-outcomes/", _outcomes, 6),  # + strategies
-    "v1:business-outcome-measurements": (_outcome_path, _measurements, 6),  # + the outcome itself
+    "v1:business-outcome-measurements": (_outcome_path, _measurements, 5),  # + the outcome itself; cursor
     "v1:cycle-list": (f"{A}/cycles/", _cycles, 5),
     "v1:objective-list": (f"{A}/objectives/", _objectives, 5),  # strategy and outcome ids read with the page
     "v1:key-result-list": (f"{A}/key-results/", _key_results, 5),
-    "v1:key-result-check-ins": (_check_ins_path, _check_ins, 6),  # + the key result itself
-    "v1:epic-list": (f"{A}/epics/", _epics, 8),  # + contributions + live reviews + anticipated outcomes
+    "v1:key-result-check-ins": (_check_ins_path, _check_ins, 5),  # + the key result itself; cursor
+    "v1:epic-list": (f"{A}/epics/", _epics, 7),  # cursor + contributions + live reviews + anticipated outcomes
     "v1:connection-list": (f"{A}/connections/", _connections, 5),
-    "v1:sync-run-list": (f"{A}/sync-runs/", _sync_runs, 5),
-    "v1:webhook-delivery-list": (f"{A}/webhook-deliveries/", _deliveries, 5),
-    "v1:reminder-list": (f"{A}/reminders/", _reminders, 5),
+    "v1:sync-run-list": (f"{A}/sync-runs/", _sync_runs, 4),  # cursor
+    "v1:webhook-delivery-list": (f"{A}/webhook-deliveries/", _deliveries, 4),  # cursor
+    "v1:reminder-list": (f"{A}/reminders/", _reminders, 4),  # cursor
     "v1:slack-webhook-list": (f"{A}/slack-webhooks/", _slack_webhooks, 5),
     "v1:webhook-endpoint-list": (f"{A}/webhook-endpoints/", _endpoints, 5),
-    "v1:outbound-delivery-list": (f"{A}/outbound-deliveries/", _outbound, 5),
-    "v1:epic-status-history": (_history_path, _status_changes, 6),  # + the epic itself
+    "v1:outbound-delivery-list": (f"{A}/outbound-deliveries/", _outbound, 4),  # cursor
+    "v1:epic-status-history": (_history_path, _status_changes, 5),  # + the epic itself; cursor
     "v1:key-results-without-epics": (f"{A}/alignment/key-results-without-epics/", _key_results, 5),
     "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 6),  # + covered ids
 }

@@ -67,7 +67,7 @@ class EpicViewSet(CrudMixin, CompanyScopedViewSet):
     queryset = Epic.objects.all()
     serializer_class = s.EpicSerializer
     filterset_class = EpicFilterSet
-    paginated_actions = frozenset({"list", "status_history"})
+    paginated_actions = cursor_actions = frozenset({"list", "status_history"})
     input_serializer_class = s.EpicInputSerializer
     service_object_name = "epic"
     update_service = staticmethod(services.epic_update)

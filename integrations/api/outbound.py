@@ -212,6 +212,7 @@ class OutboundDeliveryViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     queryset = OutboundDelivery.objects.all()
     serializer_class = OutboundDeliverySerializer
     filterset_class = OutboundDeliveryFilterSet
+    cursor_actions = frozenset({"list"})
 
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, company_slug: str, pk: str) -> Response:

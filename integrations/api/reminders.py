@@ -118,6 +118,7 @@ class ReminderViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     queryset = Reminder.objects.all()
     serializer_class = ReminderSerializer
     filterset_class = ReminderFilterSet
+    cursor_actions = frozenset({"list"})
 
     def refine_queryset(self, queryset: Any) -> Any:
         queryset = queryset.select_related("recipient").order_by("-created", "-id")

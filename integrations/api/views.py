@@ -108,6 +108,7 @@ class SyncRunViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     queryset = SyncRun.objects.all()
     serializer_class = s.SyncRunSerializer
     filterset_class = SyncRunFilterSet
+    cursor_actions = frozenset({"list"})
 
 
 @extend_schema_view(
@@ -128,6 +129,7 @@ class WebhookDeliveryViewSet(ListRetrieveMixin, CompanyScopedViewSet):
     queryset = WebhookDelivery.objects.all()
     serializer_class = s.WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilterSet
+    cursor_actions = frozenset({"list"})
 
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, company_slug: str, pk: str) -> Response:

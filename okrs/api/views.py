@@ -202,6 +202,7 @@ class KeyResultViewSet(CrudMixin, CompanyScopedViewSet):
     serializer_class = s.KeyResultSerializer
     filterset_class = KeyResultFilterSet
     paginated_actions = frozenset({"list", "check_ins"})
+    cursor_actions = frozenset({"check_ins"})
     input_serializer_class = s.KeyResultInputSerializer
     service_object_name = "key_result"
     create_service = staticmethod(services.key_result_create)

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from config.api.pagination import CursorPagination, PageNumberPagination
 from config.api.serializers import refuse_body
 from config.api.views import StrictQueryParamsMixin
 from outcomes.models import APIKey, Company
@@ -54,9 +55,9 @@ class CompanyScopedRelatedField(serializers.PrimaryKeyRelatedField):
 class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
     access: CompanyAccess
     openapi_tag: ClassVar[str]
-    pagination_params: ClassVar[frozenset[str]] = frozenset({"page", "page_size"})
     filtered_actions: ClassVar[frozenset[str]] = frozenset({"list"})  # actions that take the filterset's params
     paginated_actions: ClassVar[frozenset[str]] = frozenset({"list"})
+    cursor_actions: ClassVar[frozenset[str]] = frozenset()  # paginated actions whose rows grow with activity
     extra_query_params: ClassVar[dict[str, frozenset[str]]] = {}  # action -> further params it documents
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -64,6 +65,11 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         for name in SEALED_METHODS:
             if name in vars(cls):
                 raise TypeError(f"{cls.__name__} must not override {name}(); refine_queryset() is the hook.")
+
+    @property
+    def pagination_class(self) -> type[PageNumberPagination | CursorPagination]:  # type: ignore[override]
+        """Page numbers and a count for what people write by hand; cursors for lists that grow with activity."""
+        return CursorPagination if getattr(self, "action", None) in self.cursor_actions else PageNumberPagination
 
     @property
     def company(self) -> Company:
@@ -98,7 +104,7 @@ class CompanyScopedViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         if filterset_class is not None and self.action in self.filtered_actions:
             names |= set(filterset_class.base_filters)
         if self.action in self.paginated_actions:
-            names |= self.pagination_params
+            names |= self.pagination_class.query_params
         return names
 
     # --- small helpers that keep the views short -----------------------------

@@ -264,6 +264,7 @@ class BusinessOutcomeViewSet(CrudMixin, CompanyScopedViewSet):
     serializer_class = s.BusinessOutcomeSerializer
     filterset_class = BusinessOutcomeFilterSet
     paginated_actions = frozenset({"list", "measurements"})
+    cursor_actions = frozenset({"measurements"})
     input_serializer_class = s.BusinessOutcomeInputSerializer
     service_object_name = "outcome"
     create_service = staticmethod(outcome_services.business_outcome_create)
