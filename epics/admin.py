@@ -16,7 +16,7 @@ from epics.models import (
     StatusChange,
     SuccessMetric,
 )
-from outcomes.admin import HTTPS_LINKS
+from outcomes.admin import HTTPS_LINKS, GrowingTableAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -52,7 +52,7 @@ class StatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Epic)
-class EpicAdmin(SimpleHistoryAdmin):
+class EpicAdmin(GrowingTableAdmin, SimpleHistoryAdmin):
     list_display = ["title", "company", "team", "owner", "work_type", "status", "external_key", "started_at", "done_at"]
     list_filter = ["status", "work_type", "company", "team"]
     search_fields = ["title", "description", "external_key", "owner__email"]
@@ -87,7 +87,7 @@ class SuccessMetricAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Contribution)
-class ContributionAdmin(SimpleHistoryAdmin):
+class ContributionAdmin(GrowingTableAdmin, SimpleHistoryAdmin):
     list_display = ["epic", "key_result", "expected_contribution"]
     list_filter = ["epic__company"]
     search_fields = ["epic__title", "key_result__title"]
@@ -96,7 +96,7 @@ class ContributionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin):
+class StatusChangeAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     list_display = ["epic", "from_status", "to_status", "at", "source", "actor"]
     list_filter = ["source", "to_status", "epic__company"]
     search_fields = ["epic__title", "reason"]
@@ -105,7 +105,7 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutcomeReview)
-class OutcomeReviewAdmin(SimpleHistoryAdmin):
+class OutcomeReviewAdmin(GrowingTableAdmin, SimpleHistoryAdmin):
     list_display = ["epic", "state", "done_at", "due_at", "closed_at"]
     list_filter = ["state", "epic__company"]
     search_fields = ["epic__title"]
@@ -122,7 +122,7 @@ class MetricResultInline(admin.TabularInline):
 
 
 @admin.register(ActualResult)
-class ActualResultAdmin(ReadOnlyAdmin):
+class ActualResultAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     list_display = ["review", "revision", "verdict", "verdict_override", "recorded_by", "recorded_at"]
     list_filter = ["verdict", "review__epic__company"]
     search_fields = ["review__epic__title", "learnings"]
@@ -131,7 +131,7 @@ class ActualResultAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MetricResult)
-class MetricResultAdmin(ReadOnlyAdmin):
+class MetricResultAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     list_display = ["result", "metric", "value", "verdict"]
     list_filter = ["verdict"]
     search_fields = ["metric__name", "result__review__epic__title"]

@@ -15,7 +15,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from outcomes.admin import HTTPS_LINKS
+from outcomes.admin import HTTPS_LINKS, GrowingTableAdmin
 
 
 @admin.register(Connection)
@@ -40,7 +40,7 @@ class ConnectionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(GrowingTableAdmin):
     """Runs are records of what happened: read-only."""
 
     list_display = [
@@ -67,7 +67,7 @@ class SyncRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(GrowingTableAdmin):
     """Deliveries are records of what trackers sent: read-only (replay them through the API)."""
 
     list_display = ["connection", "event", "action", "status", "received_at", "processed_at", "attempts"]
@@ -101,7 +101,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(ReadOnlyAdmin):
+class ReminderAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     """Reminders planned and sent; ``unknown`` rows are the ones a stopped sender left (see their error)."""
 
     list_display = ["kind", "subject", "recipient", "channel", "status", "attempts", "due_on", "not_before", "sent_at"]
@@ -112,7 +112,7 @@ class ReminderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboundDelivery)
-class OutboundDeliveryAdmin(ReadOnlyAdmin):
+class OutboundDeliveryAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     """Events sent to the companies' webhook endpoints (redeliver them through the API)."""
 
     list_display = ["event", "endpoint", "status", "attempts", "response_status", "created", "sent_at"]

@@ -4,6 +4,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
+from outcomes.admin import GrowingTableAdmin
 
 COMPUTED = ["progress", "status"]
 
@@ -50,7 +51,7 @@ class KeyResultAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(SimpleHistoryAdmin):
+class CheckInAdmin(GrowingTableAdmin, SimpleHistoryAdmin):
     list_display = ["key_result", "value", "confidence", "as_of", "source", "author"]
     list_filter = ["source", "key_result__company"]
     search_fields = ["key_result__title", "comment"]

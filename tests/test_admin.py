@@ -8,12 +8,15 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.db.models import Model
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from okrs.models import CheckIn
+from outcomes.admin import BoundedCountPaginator
 from outcomes.models import APIKey, Measurement, Membership, TeamMembership, User
 from outcomes.services.api_keys import MAX_LIFETIME, api_key_revoke
 
@@ -173,6 +176,74 @@ def test_every_list_filter_choice_loads(superuser_client, objects, label):
         checked += 1
 
     assert checked == len(admin.site._registry[model].list_filter)
+
+
+# Tables that grow with every sync, delivery, check-in and reminder: their changelists never count them.
+GROWING = [
+    "epics.ActualResult",
+    "epics.Contribution",
+    "epics.Epic",
+    "epics.MetricResult",
+    "epics.OutcomeReview",
+    "epics.StatusChange",
+    "integrations.OutboundDelivery",
+    "integrations.Reminder",
+    "integrations.SyncRun",
+    "integrations.WebhookDelivery",
+    "okrs.CheckIn",
+]
+
+
+def test_the_tables_that_grow_with_activity_have_a_bounded_count():
+    bounded = [label for label in REGISTERED if admin.site._registry[_model(label)].paginator is BoundedCountPaginator]
+
+    assert bounded == GROWING
+
+
+@pytest.mark.parametrize("label", GROWING)
+def test_a_growing_table_is_listed_searched_and_filtered_without_a_count(superuser_client, objects, label):
+    model = _model(label)
+    url = _url(model, "changelist")
+    obj, term = objects[label]
+    changelist = superuser_client.get(url).context["cl"]
+    filtered = [choice["query_string"] for spec in changelist.filter_specs for choice in spec.choices(changelist)]
+
+    for query in ["", "?" + urlencode({"q": term}), *filtered[1:3], "?_facets=True"]:
+        with CaptureQueriesContext(connection) as queries:
+            response = superuser_client.get(url + query)
+        assert response.status_code == 200, query
+        assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()], query
+    assert obj.pk in [row.pk for row in superuser_client.get(url).context["cl"].result_list]
+
+
+def test_past_the_cap_the_changelist_says_so_and_pages_up_to_it(superuser_client, cast, monkeypatch):
+    from epics.admin import EpicAdmin
+    from epics.models import Epic
+
+    for i in range(5):
+        Epic.objects.create(company=cast.company_a, title=f"Capped {i}", owner=cast.member_a)
+    monkeypatch.setattr(BoundedCountPaginator, "cap", 4)
+    monkeypatch.setattr(EpicAdmin, "list_per_page", 2)
+    url = _url(Epic, "changelist")
+
+    first = superuser_client.get(url)
+    last = superuser_client.get(url, {"p": 2})
+    beyond = superuser_client.get(url, {"p": 3})
+    few = superuser_client.get(url, {"q": "Capped 3"})
+
+    assert first.context["cl"].result_count == 4 and first.context["cl"].paginator.capped
+    assert "4+ epics" in first.content.decode()
+    assert len(last.context["cl"].result_list) == 2
+    assert beyond.status_code == 302 and "e=1" in beyond.url  # Django's answer to a page out of range
+    assert few.context["cl"].result_count == 1 and not few.context["cl"].paginator.capped
+    assert "1 epic\n" in few.content.decode()
+
+
+def test_other_changelists_still_count_exactly(superuser_client, objects):
+    response = superuser_client.get(_url(_model("okrs.Cycle"), "changelist"))
+
+    assert response.context["cl"].result_count == response.context["cl"].full_result_count >= 1
+    assert f"{response.context['cl'].result_count} cycle" in response.content.decode()
 
 
 @pytest.mark.parametrize("label", REGISTERED)
