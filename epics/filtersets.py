@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from config.api.filters import CompanyFilterSet
+from config.api.filters import CompanyFilterSet, StableOrderingFilter
 from epics.choices import EpicStatus, ReviewPhase, WorkType
 from epics.models import Contribution, Epic
 from epics.selectors import filter_missing_outcome, filter_review_phase
@@ -36,7 +36,7 @@ class EpicFilterSet(CompanyFilterSet):
     )
     serves_key_result = django_filters.BooleanFilter(method="filter_serves", label="Linked to at least one key result.")
     q = django_filters.CharFilter(method="filter_q", label="Text in the title, description or tracker key.")
-    ordering = django_filters.OrderingFilter(fields=("created", "title", "status", "started_at", "done_at"))
+    ordering = StableOrderingFilter(fields=("created", "title", "status", "started_at", "done_at"))
 
     class Meta:
         model = Epic

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from config.api.filters import CompanyFilterSet
+from config.api.filters import CompanyFilterSet, StableOrderingFilter
 from integrations.choices import Channel, DeliveryStatus, ReminderKind, ReminderStatus, SyncRunStatus
 from integrations.models import Connection, Reminder, SyncRun, WebhookDelivery
 from outcomes.models import User
@@ -11,7 +11,7 @@ from outcomes.models import User
 class SyncRunFilterSet(CompanyFilterSet):
     connection_id = django_filters.ModelChoiceFilter(field_name="connection", queryset=Connection.objects.all())
     status = django_filters.MultipleChoiceFilter(choices=SyncRunStatus.choices)
-    ordering = django_filters.OrderingFilter(fields=("queued_at", "finished_at"))
+    ordering = StableOrderingFilter(fields=("queued_at", "finished_at"))
 
     class Meta:
         model = SyncRun
@@ -22,7 +22,7 @@ class WebhookDeliveryFilterSet(CompanyFilterSet):
     connection_id = django_filters.ModelChoiceFilter(field_name="connection", queryset=Connection.objects.all())
     status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
     event = django_filters.CharFilter(lookup_expr="iexact")
-    ordering = django_filters.OrderingFilter(fields=("received_at", "processed_at"))
+    ordering = StableOrderingFilter(fields=("received_at", "processed_at"))
 
     class Meta:
         model = WebhookDelivery
@@ -37,7 +37,7 @@ class ReminderFilterSet(CompanyFilterSet):
     subject = django_filters.CharFilter(help_text='What it is about, e.g. "review:12".')
     due_on_after = django_filters.DateFilter(field_name="due_on", lookup_expr="gte")
     due_on_before = django_filters.DateFilter(field_name="due_on", lookup_expr="lte")
-    ordering = django_filters.OrderingFilter(fields=("created", "due_on", "sent_at"))
+    ordering = StableOrderingFilter(fields=("created", "due_on", "sent_at"))
 
     class Meta:
         model = Reminder

@@ -7,7 +7,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.api.filters import CompanyFilterSet
+from config.api.filters import CompanyFilterSet, StableOrderingFilter
 from okrs.choices import CycleStatus, KeyResultKind, ObjectiveLevel, Status
 from okrs.models import Cycle, KeyResult, Objective
 from okrs.selectors import objective_is_stale
@@ -28,7 +28,7 @@ class CycleFilterSet(CompanyFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=CycleStatus.choices)
     active_on = django_filters.DateFilter(method="filter_active_on", label="Cycles that include this date.")
     q = django_filters.CharFilter(method=_text("name"), label="Text in the name.")
-    ordering = django_filters.OrderingFilter(fields=("start", "end", "name", "created"))
+    ordering = StableOrderingFilter(fields=("start", "end", "name", "created"))
 
     class Meta:
         model = Cycle
@@ -51,7 +51,7 @@ class ObjectiveFilterSet(CompanyFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label="Computed status (refreshed hourly).")
     stale = django_filters.BooleanFilter(method="filter_stale", label="A key result's check-in is overdue.")
     q = django_filters.CharFilter(method=_text("title", "description"), label="Text in the title or description.")
-    ordering = django_filters.OrderingFilter(fields=("title", "progress", "weight", "created"))
+    ordering = StableOrderingFilter(fields=("title", "progress", "weight", "created"))
 
     class Meta:
         model = Objective
@@ -70,7 +70,7 @@ class KeyResultFilterSet(CompanyFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
     stale = django_filters.BooleanFilter(method="filter_stale", label="The check-in is overdue by the cadence.")
     q = django_filters.CharFilter(method=_text("title"), label="Text in the title.")
-    ordering = django_filters.OrderingFilter(fields=("title", "progress", "next_checkin_due", "created"))
+    ordering = StableOrderingFilter(fields=("title", "progress", "next_checkin_due", "created"))
 
     class Meta:
         model = KeyResult

@@ -7,7 +7,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.api.filters import CompanyFilterSet
+from config.api.filters import CompanyFilterSet, StableOrderingFilter
 from outcomes.choices import APIKeyScope, Direction, OutcomeCategory, Role, StrategyStatus, SwotKind, TeamTopology
 from outcomes.keys import PREFIX
 from outcomes.models import APIKey, BusinessOutcome, Company, Investment, Membership, Strategy, SwotItem, Team, User
@@ -25,7 +25,7 @@ def _search(fields: tuple[str, ...]) -> Any:
 
 class CompanyListFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method=_search(("name", "slug")), label="Text in the name or slug.")
-    ordering = django_filters.OrderingFilter(fields=("name", "slug", "created"))
+    ordering = StableOrderingFilter(fields=("name", "slug", "created"))
 
     class Meta:
         model = Company
@@ -38,7 +38,7 @@ class MembershipFilterSet(CompanyFilterSet):
     q = django_filters.CharFilter(
         method=_search(("user__email", "user__full_name")), label="Text in the e-mail or name."
     )
-    ordering = django_filters.OrderingFilter(fields=(("user__email", "email"), "role", "created"))
+    ordering = StableOrderingFilter(fields=(("user__email", "email"), "role", "created"))
 
     class Meta:
         model = Membership
@@ -50,7 +50,7 @@ class TeamFilterSet(CompanyFilterSet):
     lead_id = django_filters.ModelChoiceFilter(field_name="lead", queryset=User.objects.all())
     member_id = django_filters.ModelChoiceFilter(field_name="members", queryset=User.objects.all())
     q = django_filters.CharFilter(method=_search(("name",)), label="Text in the team name.")
-    ordering = django_filters.OrderingFilter(fields=("name", "topology", "monthly_cost", "created"))
+    ordering = StableOrderingFilter(fields=("name", "topology", "monthly_cost", "created"))
 
     class Meta:
         model = Team
@@ -63,7 +63,7 @@ class APIKeyFilterSet(CompanyFilterSet):
         method="filter_active", label="Only usable (true) or only unusable (false) keys."
     )
     q = django_filters.CharFilter(method="filter_q", label="Text in the name, or the key's prefix (okr_…).")
-    ordering = django_filters.OrderingFilter(fields=("created", "name", "expires_at", "last_used_at"))
+    ordering = StableOrderingFilter(fields=("created", "name", "expires_at", "last_used_at"))
 
     class Meta:
         model = APIKey
@@ -86,7 +86,7 @@ class SwotItemFilterSet(CompanyFilterSet):
     strategy_id = django_filters.ModelChoiceFilter(field_name="strategies", queryset=Strategy.objects.all())
     impact_min = django_filters.NumberFilter(field_name="impact", lookup_expr="gte", label="Impact at least.")
     q = django_filters.CharFilter(method=_search(("title", "description")), label="Text in the title or description.")
-    ordering = django_filters.OrderingFilter(fields=("kind", "impact", "title", "created"))
+    ordering = StableOrderingFilter(fields=("kind", "impact", "title", "created"))
 
     class Meta:
         model = SwotItem
@@ -108,7 +108,7 @@ class StrategyFilterSet(CompanyFilterSet):
     q = django_filters.CharFilter(
         method=_search(("title", "description", "rationale")), label="Text in the title, description or rationale."
     )
-    ordering = django_filters.OrderingFilter(fields=("title", "status", "horizon_start", "horizon_end", "created"))
+    ordering = StableOrderingFilter(fields=("title", "status", "horizon_start", "horizon_end", "created"))
 
     class Meta:
         model = Strategy
@@ -128,7 +128,7 @@ class InvestmentFilterSet(CompanyFilterSet):
     period_to = django_filters.DateFilter(
         field_name="period_start", lookup_expr="lte", label="Periods starting on or before."
     )
-    ordering = django_filters.OrderingFilter(fields=("period_start", "period_end", "amount", "created"))
+    ordering = StableOrderingFilter(fields=("period_start", "period_end", "amount", "created"))
 
     class Meta:
         model = Investment
@@ -145,7 +145,7 @@ class BusinessOutcomeFilterSet(CompanyFilterSet):
     q = django_filters.CharFilter(
         method=_search(("title", "description", "metric_name")), label="Text in the title, description or metric."
     )
-    ordering = django_filters.OrderingFilter(fields=("title", "category", "target_date", "created"))
+    ordering = StableOrderingFilter(fields=("title", "category", "target_date", "created"))
 
     class Meta:
         model = BusinessOutcome

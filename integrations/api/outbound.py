@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api.filters import CompanyFilterSet
+from config.api.filters import CompanyFilterSet, StableOrderingFilter
 from config.api.serializers import InputSerializer
 from integrations import outbound
 from integrations.choices import OutboundEvent, OutboundStatus
@@ -111,7 +111,7 @@ class OutboundDeliveryFilterSet(CompanyFilterSet):
     endpoint_id = django_filters.ModelChoiceFilter(field_name="endpoint", queryset=WebhookEndpoint.objects.all())
     event = django_filters.MultipleChoiceFilter(choices=OutboundEvent.choices)
     status = django_filters.MultipleChoiceFilter(choices=OutboundStatus.choices)
-    ordering = django_filters.OrderingFilter(fields=("created", "sent_at", "next_attempt_at"))
+    ordering = StableOrderingFilter(fields=("created", "sent_at", "next_attempt_at"))
 
     class Meta:
         model = OutboundDelivery
