@@ -13,6 +13,9 @@ The database is emptied first (its name must contain "bench"), then one company 
 * list endpoints (objectives, key results, a key result's check-ins, epics) at page_size 10 and 50,
   and a trivial DRF route (``bench/urls.py``), under a bounded concurrent load with wrk: throughput
   and p50/p95/p99 latency; any non-2xx answer or socket error fails the run;
+* deep pages of the lists read by cursor (epics, newest first and by finish date, unknown last): a page
+  half-way through the list against the first page, in-process, and what page numbers would cost at the
+  same depth (``COUNT(*)`` and ``OFFSET``, plain SQL only);
 * the peak resident memory (VmHWM) of each gunicorn worker after the runs.
 
 Then how each cost grows from S to M to L against the growth of the data. The tables are printed as
@@ -32,6 +35,7 @@ import cProfile
 import http.client
 import io
 import itertools
+import json
 import os
 import platform
 import pstats
@@ -89,6 +93,7 @@ from django.utils import timezone
 from bench.common import free_port, table
 from bench.data import SIZES, BenchCompany, build_company, describe, reset_database
 from bench.floors import FLOORS, Scope
+from epics.models import Epic
 from insights.periods import default_period
 
 INSIGHTS = ["rollup", "realisation", "outcome-debt", "alignment", "flow", "investment", "calibration"]
@@ -145,9 +150,24 @@ class Load:
 
 
 @dataclass
+class Deep:
+    """A page of a cursor list far from its start, against its first page."""
+
+    size: str
+    name: str
+    depth: int  # rows before the deep page
+    first: list[float] = field(default_factory=list)  # ms, in-process
+    deep: list[float] = field(default_factory=list)
+    offset: list[float] = field(default_factory=list)  # ms, COUNT(*) + OFFSET at the same depth, SQL only
+    first_queries: int = 0
+    deep_queries: int = 0
+
+
+@dataclass
 class Run:
     companies: dict[str, BenchCompany] = field(default_factory=dict)
     reads: list[Read] = field(default_factory=list)
+    deeps: list[Deep] = field(default_factory=list)
     loads: list[Load] = field(default_factory=list)
     memory: dict[str, list[int]] = field(default_factory=dict)  # size -> VmHWM of each worker, KiB
     baseline: dict[str, float] = field(default_factory=dict)  # size -> in-process p50 of the company detail, ms
@@ -228,6 +248,44 @@ def measure_in_process(bench: BenchCompany, runs: int, run: Run) -> None:
             floor(scope)
             read.floor.append(ms(time.perf_counter() - began))
         run.reads.append(read)
+
+
+DEEP_PAGE_SIZE = 50
+DEEP_LISTS = {"epics": "", "epics by done_at": "&ordering=done_at"}
+OFFSET_ORDER = {"epics": "created DESC, id DESC", "epics by done_at": "done_at ASC NULLS LAST, id ASC"}
+
+
+def measure_deep_pages(bench: BenchCompany, runs: int, run: Run) -> None:
+    """The page half-way through each list, reached by following ``next`` as a client does."""
+    client = client_for(bench)
+    base = f"/api/v1/companies/{bench.company.slug}/epics/?page_size={DEEP_PAGE_SIZE}"
+    table_name = Epic._meta.db_table
+    for name, extra in DEEP_LISTS.items():
+        first_path = base + extra
+        total = Epic.objects.filter(company=bench.company).count()
+        depth = (total // 2) // DEEP_PAGE_SIZE * DEEP_PAGE_SIZE
+        path = first_path
+        for _ in range(depth // DEEP_PAGE_SIZE):
+            path = json.loads(get_ok(client, path))["next"].removeprefix("http://127.0.0.1")
+        deep = Deep(bench.size, name, depth)
+        deep.first_queries, deep.deep_queries = count_queries(client, first_path), count_queries(client, path)
+        sql = (
+            f"SELECT COUNT(*) FROM {table_name} WHERE company_id = %s; "
+            f"SELECT * FROM {table_name} WHERE company_id = %s ORDER BY {OFFSET_ORDER[name]} LIMIT %s OFFSET %s"
+        )
+        for _ in range(runs):
+            for target, samples in ((first_path, deep.first), (path, deep.deep)):
+                began = time.perf_counter()
+                get_ok(client, target)
+                samples.append(ms(time.perf_counter() - began))
+            began = time.perf_counter()
+            with connection.cursor() as cursor:
+                for statement in sql.split("; "):
+                    args = [bench.company.pk] if "COUNT" in statement else [bench.company.pk, DEEP_PAGE_SIZE, depth]
+                    cursor.execute(statement, args)
+                    cursor.fetchall()
+            deep.offset.append(ms(time.perf_counter() - began))
+        run.deeps.append(deep)
 
 
 def _zone(bench: BenchCompany) -> ZoneInfo:
@@ -486,6 +544,28 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
         + ", ".join(f"{size} {_f(ms_)} ms" for size, ms_ in run.baseline.items())
         + ".",
     ]
+    lines += ["", "## Deep pages of the cursor lists", ""]
+    lines += [
+        f"In-process p50 in ms of a page of {DEEP_PAGE_SIZE}: the first, and the one half-way through the list, "
+        "reached by following `next`. The last column is what page numbers would cost at that depth in SQL "
+        "alone (`COUNT(*)` of the company's epics, then `OFFSET` to the page), before any serializing.",
+        "",
+    ]
+    rows = [
+        [
+            deep.size,
+            deep.name,
+            f"{deep.depth:,}",
+            f"{deep.first_queries} / {deep.deep_queries}",
+            _f(p(deep.first, 50)),
+            _f(p(deep.deep, 50)),
+            f"{p(deep.deep, 50) / p(deep.first, 50):.2f}",
+            _f(p(deep.offset, 50)),
+        ]
+        for deep in run.deeps
+    ]
+    header = ["size", "list", "rows before", "queries first / deep", "first page", "deep page", "deep / first"]
+    lines += table([*header, "COUNT + OFFSET (SQL)"], rows, right_from=2)
     lines += ["", "## Lists under load", ""]
     lines += [
         f"wrk -t1 -c{args.connections} -d{args.duration}s against gunicorn; `ping` is a DRF route with no "
@@ -558,6 +638,10 @@ def growth(run: Run, sizes: list[str]) -> list[str]:
             by_size = {x.size: x for x in run.loads if (x.name, x.page_size) == (load.name, load.page_size)}
             costs.append((f"{label}: p50 under load", {s: x.p50 for s, x in by_size.items()}))
             costs.append((f"{label}: 1 / throughput", {s: 1 / x.throughput for s, x in by_size.items() if x.requests}))
+    for name in DEEP_LISTS:
+        by_deep = {d.size: d for d in run.deeps if d.name == name}
+        costs.append((f"{name}: deep page p50", {s: p(d.deep, 50) for s, d in by_deep.items()}))
+        costs.append((f"{name}: COUNT + OFFSET at that depth", {s: p(d.offset, 50) for s, d in by_deep.items()}))
     costs.append(("web workers: peak memory", {s: float(max(m)) for s, m in run.memory.items() if m}))
     header = ["cost", *(f"{a}→{b}" for a, b in steps), f"{sizes[0]}→{sizes[-1]}", "verdict"]
     whole = run.companies[sizes[-1]].rows / run.companies[sizes[0]].rows
@@ -598,6 +682,7 @@ def main() -> None:
     for size in sizes:
         bench = run.companies[size]
         measure_in_process(bench, args.runs, run)
+        measure_deep_pages(bench, args.runs, run)
         print(f"{size}: in-process done", flush=True)
         server = Server(log)
         try:
