@@ -33,7 +33,16 @@ from django.test import Client
 
 from outcomes.models import User
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _server_binaries() -> Path:
+    """PostgreSQL's server programs (initdb, pg_ctl): $PG_BIN, else Debian's newest installed version."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/bin")
+
+
+PG_BIN = _server_binaries()
 
 
 def free_port() -> int:
@@ -219,7 +228,9 @@ class PrivatePostgres:
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:
     if not (PG_BIN / "initdb").exists() or shutil.which("pg_dump") is None:
-        pytest.skip(f"needs PostgreSQL 15's server binaries in {PG_BIN} and pg_dump")  # a failure under CI=true
+        pytest.skip(
+            f"needs PostgreSQL's server binaries (initdb in {PG_BIN}; set PG_BIN) and pg_dump"
+        )  # a failure under CI=true
     directory = Path(tempfile.mkdtemp(prefix="okr-faults-pg-"))
     cluster = PrivatePostgres(directory)
     try:
