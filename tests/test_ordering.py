@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from django_filters import OrderingFilter
 
 from config.api.filters import CompanyFilterSet, StableOrderingFilter
+from config.api.pagination import nullable
 from okrs.filtersets import KeyResultFilterSet
 from okrs.models import KeyResult
+from outcomes.choices import APIKeyScope
+from outcomes.models import APIKey
+from outcomes.services.api_keys import api_key_create
 from tests.api_routes import api_routes, view_of
 from tests.test_query_counts import _key_results
 
@@ -44,9 +50,17 @@ def test_every_ordering_ends_on_the_id_in_the_first_columns_direction(name, cast
         scoped = {"company": cast.company_a} if issubclass(filterset_class, CompanyFilterSet) else {}
         filterset = filterset_class({"ordering": choice}, queryset=model.objects.all(), **scoped)
         assert filterset.is_valid(), filterset.errors
-        order = list(filterset.qs.query.order_by)
-        assert order[-1] == ("-pk" if choice.startswith("-") else "pk"), (name, choice, order)
-        assert order[:-1] == [ordering.get_ordering_value(choice)]
+        order = [_term(term) for term in filterset.qs.query.order_by]
+        path = ordering.get_ordering_value(choice).lstrip("-")
+        assert order[-1] == ("pk", choice.startswith("-"), False), (name, choice, order)
+        assert order[:-1] == [(path, choice.startswith("-"), nullable(model, path))], (name, choice, order)
+
+
+def _term(term: Any) -> tuple[str, bool, bool]:
+    """(column, descending, unknown values last) of one term of a queryset's ordering."""
+    if isinstance(term, str):
+        return term.lstrip("-"), term.startswith("-"), False
+    return term.expression.name, term.descending, bool(term.nulls_last)
 
 
 def test_an_ordering_that_names_the_id_gets_no_second_one(cast):
@@ -82,3 +96,29 @@ def test_paging_a_sorted_list_of_ties_shows_every_row_once(ordering, cast, clien
     expected = sorted(seen, reverse=ordering.startswith("-"))
     tied = KeyResult.objects.filter(company=cast.company_a, title__startswith="K").values_list("pk", flat=True)
     assert [pk for pk in seen if pk in set(tied)] == [pk for pk in expected if pk in set(tied)]
+
+
+@pytest.mark.parametrize("ordering", ["last_used_at", "-last_used_at"])
+def test_unknown_values_come_last_in_either_direction(ordering, cast, client_for):
+    now = timezone.now()
+    issued = {
+        name: api_key_create(company=cast.company_a, name=name, scope=APIKeyScope.READ, created_by=cast.owner_a)
+        for name in ("used earlier", "used later", "never used")
+    }
+    APIKey.objects.filter(pk=issued["used earlier"].api_key.pk).update(last_used_at=now - timedelta(days=2))
+    APIKey.objects.filter(pk=issued["used later"].api_key.pk).update(last_used_at=now - timedelta(days=1))
+    APIKey.objects.filter(company=cast.company_a).exclude(
+        pk__in=[issued["used earlier"].api_key.pk, issued["used later"].api_key.pk]
+    ).update(last_used_at=None)
+
+    response = client_for(cast.owner_a).get(
+        "/api/v1/companies/alpha/api-keys/", {"ordering": ordering, "page_size": 100}
+    )
+
+    names = [row["name"] for row in response.json()["results"]]
+    used = ["used earlier", "used later"] if ordering == "last_used_at" else ["used later", "used earlier"]
+    assert names[:2] == used
+    assert "never used" in names[2:]
+    never = APIKey.objects.filter(company=cast.company_a, last_used_at__isnull=True).order_by("pk")
+    expected_tail = [key.name for key in never] if ordering == "last_used_at" else [key.name for key in never][::-1]
+    assert names[2:] == expected_tail  # ties among the unknown broken by id, in the first column's direction

@@ -7,9 +7,12 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import EMPTY_VALUES
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
+from django.db.models.expressions import OrderBy
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
+
+from config.api.pagination import nullable
 
 
 class CompanyFilterSet(django_filters.FilterSet):
@@ -46,9 +49,13 @@ class StrictFilterBackend(DjangoFilterBackend):
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
-    """``ordering`` whose pages are the same on every read: rows that tie on the columns asked for are
-    put in id order, in the direction of the first column. Without it the database may return ties in
-    any order, and a row can show on two pages while another shows on none."""
+    """``ordering`` whose pages are the same on every read and on every database.
+
+    Rows that tie on the columns asked for are put in id order, in the direction of the first column:
+    without it the database may return ties in any order, and a row can show on two pages while
+    another shows on none. Unknown values (a key never used, a reminder not sent) come last in either
+    direction, as the cursor lists read them; PostgreSQL alone would put them first when descending.
+    """
 
     def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
         if value in EMPTY_VALUES:
@@ -56,4 +63,11 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         ordering = [self.get_ordering_value(param) for param in value]
         if not any(column.lstrip("-") in {"pk", qs.model._meta.pk.name} for column in ordering):
             ordering.append("-pk" if ordering[0].startswith("-") else "pk")
-        return qs.order_by(*ordering)
+        return qs.order_by(*(_unknown_last(qs.model, column) for column in ordering))
+
+
+def _unknown_last(model: type[Model], column: str) -> str | OrderBy:
+    path = column.lstrip("-")
+    if path == "pk" or not nullable(model, path):
+        return column
+    return F(path).desc(nulls_last=True) if column.startswith("-") else F(path).asc(nulls_last=True)

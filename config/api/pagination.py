@@ -165,15 +165,26 @@ def _ordering_keys(queryset: QuerySet[Any]) -> list[_Key]:
     ordering = list(queryset.query.order_by) or list(model._meta.ordering)
     keys: list[_Key] = []
     for item in ordering:
-        if not isinstance(item, str) or item == "?":
-            raise ImproperlyConfigured(f"Cursor pagination orders by column names, not {item!r}.")
-        descending = item.startswith("-")
-        path = item.lstrip("-")
+        path, descending = _column(item)
         path = model._meta.pk.name if path == "pk" else path
         keys.append(_key(model, path, descending))
     if not any(key.path == model._meta.pk.name for key in keys):
         keys.append(_key(model, model._meta.pk.name, bool(keys) and keys[0].descending))
     return keys
+
+
+def _column(item: Any) -> tuple[str, bool]:
+    """(path, descending) of one ordering term: a column name, or a column with its unknown values last."""
+    if isinstance(item, str) and item != "?":
+        return item.lstrip("-"), item.startswith("-")
+    if isinstance(item, OrderBy) and isinstance(item.expression, F) and not item.nulls_first:
+        return item.expression.name, item.descending
+    raise ImproperlyConfigured(f"Cursor pagination orders by columns (unknown values last), not {item!r}.")
+
+
+def nullable(model: type[Model], path: str) -> bool:
+    """Whether the column at ``path`` (``owner__email``) can be unknown, through any nullable relation."""
+    return _key(model, path, False).nullable
 
 
 def _key(model: type[Model], path: str, descending: bool) -> _Key:
