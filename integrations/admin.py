@@ -39,8 +39,18 @@ class ConnectionAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ["company", "default_owner"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what was synced, received and sent: looked at, filtered and searched, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(SyncRun)
-class SyncRunAdmin(GrowingTableAdmin):
+class SyncRunAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     """Runs are records of what happened: read-only."""
 
     list_display = [
@@ -59,15 +69,9 @@ class SyncRunAdmin(GrowingTableAdmin):
     list_select_related = ["connection"]
     date_hierarchy = "queued_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(GrowingTableAdmin):
+class WebhookDeliveryAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     """Deliveries are records of what trackers sent: read-only (replay them through the API)."""
 
     list_display = ["connection", "event", "action", "status", "received_at", "processed_at", "attempts"]
@@ -76,27 +80,11 @@ class WebhookDeliveryAdmin(GrowingTableAdmin):
     list_select_related = ["connection"]
     date_hierarchy = "received_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 class NoAddAdmin(admin.ModelAdmin):
     """Rows that hold a secret are made through the API, the only place the secret is taken or shown."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what was sent: looked at, filtered and searched, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
