@@ -260,19 +260,22 @@ def measure_deep_pages(bench: BenchCompany, runs: int, run: Run) -> None:
     client = client_for(bench)
     base = f"/api/v1/companies/{bench.company.slug}/epics/?page_size={DEEP_PAGE_SIZE}"
     table_name = Epic._meta.db_table
+    company = bench.company.pk
+    depth = Epic.objects.filter(company=company).count() // 2 // DEEP_PAGE_SIZE * DEEP_PAGE_SIZE
     for name, extra in DEEP_LISTS.items():
         first_path = base + extra
-        total = Epic.objects.filter(company=bench.company).count()
-        depth = (total // 2) // DEEP_PAGE_SIZE * DEEP_PAGE_SIZE
         path = first_path
         for _ in range(depth // DEEP_PAGE_SIZE):
             path = json.loads(get_ok(client, path))["next"].removeprefix("http://127.0.0.1")
         deep = Deep(bench.size, name, depth)
         deep.first_queries, deep.deep_queries = count_queries(client, first_path), count_queries(client, path)
-        sql = (
-            f"SELECT COUNT(*) FROM {table_name} WHERE company_id = %s; "
-            f"SELECT * FROM {table_name} WHERE company_id = %s ORDER BY {OFFSET_ORDER[name]} LIMIT %s OFFSET %s"
-        )
+        page_numbers = [  # what PageNumberPagination runs for the same page
+            (f"SELECT COUNT(*) FROM {table_name} WHERE company_id = %s", [company]),
+            (
+                f"SELECT * FROM {table_name} WHERE company_id = %s ORDER BY {OFFSET_ORDER[name]} LIMIT %s OFFSET %s",
+                [company, DEEP_PAGE_SIZE, depth],
+            ),
+        ]
         for _ in range(runs):
             for target, samples in ((first_path, deep.first), (path, deep.deep)):
                 began = time.perf_counter()
@@ -280,8 +283,7 @@ def measure_deep_pages(bench: BenchCompany, runs: int, run: Run) -> None:
                 samples.append(ms(time.perf_counter() - began))
             began = time.perf_counter()
             with connection.cursor() as cursor:
-                for statement in sql.split("; "):
-                    args = [bench.company.pk] if "COUNT" in statement else [bench.company.pk, DEEP_PAGE_SIZE, depth]
+                for statement, args in page_numbers:
                     cursor.execute(statement, args)
                     cursor.fetchall()
             deep.offset.append(ms(time.perf_counter() - began))

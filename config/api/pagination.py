@@ -42,6 +42,16 @@ def _positive_int(request: Request, name: str, maximum: int | None = None) -> in
     return int(raw)
 
 
+def _page_size_parameter(name: str, default: Any, maximum: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "required": False,
+        "in": "query",
+        "description": f"Results per page (default {default}, at most {maximum}).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum},
+    }
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     query_params = frozenset({"page", page_size_query_param})
@@ -62,13 +72,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 "description": "Page number, from 1. A page past the last one is a 404.",
                 "schema": {"type": "integer", "minimum": 1},
             },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": f"Results per page (default {self.page_size}, at most {self.max_page_size}).",
-                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
-            },
+            _page_size_parameter(self.page_size_query_param, self.page_size, self.max_page_size),
         ]
 
 
@@ -295,13 +299,7 @@ class CursorPagination(pagination.BasePagination):
                 "A cursor that this list did not hand out, or one handed out for another `ordering`, is a 400.",
                 "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
             },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": f"Results per page (default {self.page_size}, at most {self.max_page_size}).",
-                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
-            },
+            _page_size_parameter(self.page_size_query_param, self.page_size, self.max_page_size),
         ]
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
