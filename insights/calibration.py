@@ -28,23 +28,16 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, Subquery
-
+from config.db import fields, select
 from insights.alignment import FOUR_PLACES, ZERO
-from okrs.models import CheckIn, Cycle, KeyResult
+from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.rollup import KeyResultFacts, key_result_progress
-from okrs.selectors import for_milestones, highest_of
-from outcomes.models import Company
-from outcomes.progress import clamp
+from outcomes.models import Company, Team, User
+from outcomes.progress import MILESTONE, clamp
 
 
 def _mean(total: Decimal, count: int) -> Decimal | None:
     return None if count == 0 else (total / count).quantize(FOUR_PLACES)
-
-
-def _exact(value: object) -> Decimal | None:
-    """A database number as an exact Decimal (SQLite may hand back an aggregate as float or text)."""
-    return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 @dataclass
@@ -132,40 +125,49 @@ def cycle_bounds(cycle: Cycle, tz: str) -> tuple[datetime, datetime, datetime]:
     return begins, begins + (ends - begins) / 2, ends
 
 
+_CHECK_INS = CheckIn._meta.db_table
+
+# The cycle's key results (their objective's cycle) with the confidence stated by the midpoint, and the
+# latest value and, for milestones only, the highest value by the end: index lookups on (key result, as of).
+KEY_RESULTS = f"""
+SELECT k.id, k.title, k.kind, k.baseline, k.target, k.weight, k.objective_id, u.email, o.team_id, t.name,
+    (SELECT c.confidence FROM {_CHECK_INS} c WHERE c.key_result_id = k.id AND c.as_of <= %(midpoint)s
+        AND c.confidence IS NOT NULL ORDER BY c.as_of DESC, c.id DESC LIMIT 1),
+    (SELECT c.value FROM {_CHECK_INS} c WHERE c.key_result_id = k.id AND c.as_of < %(ends)s
+        ORDER BY c.as_of DESC, c.id DESC LIMIT 1),
+    CASE WHEN k.kind = %(milestone)s THEN
+        (SELECT MAX(c.value) FROM {_CHECK_INS} c WHERE c.key_result_id = k.id AND c.as_of < %(ends)s) END
+FROM {KeyResult._meta.db_table} k
+JOIN {Objective._meta.db_table} o ON o.id = k.objective_id
+JOIN {User._meta.db_table} u ON u.id = k.owner_id
+LEFT JOIN {Team._meta.db_table} t ON t.id = o.team_id
+WHERE k.company_id = %(company)s AND o.cycle_id = %(cycle)s {{team}}
+ORDER BY k.title, k.id
+"""  # noqa: S608 - the table names are the models'; every value is a bound parameter
+_KEY_RESULTS = KEY_RESULTS.format(team="")
+_KEY_RESULTS_OF_TEAM = KEY_RESULTS.format(team="AND o.team_id = %(team)s")
+_COLUMNS = [
+    *fields(KeyResult, "id", "title", "kind", "baseline", "target", "weight", "objective"),
+    *fields(User, "email"),
+    *fields(Team, "id", "name"),
+    *fields(CheckIn, "confidence", "value", "value"),
+]
+
+
 def calibration(company: Company, cycle: Cycle, *, team_id: int | None = None) -> Calibration:
     """Mid-cycle confidence against the end-of-cycle grade of the cycle's key results. One query."""
     _begins, midpoint, ends = cycle_bounds(cycle, company.timezone)
-    check_ins = CheckIn.objects.filter(key_result=OuterRef("pk"))
-    stated = check_ins.filter(as_of__lte=midpoint, confidence__isnull=False).order_by("-as_of", "-id")
-    by_end = check_ins.filter(as_of__lt=ends)
-    key_results = KeyResult.objects.filter(company=company, objective__cycle=cycle).annotate(
-        stated_confidence=Subquery(stated.values("confidence")[:1]),
-        final_value=Subquery(by_end.order_by("-as_of", "-id").values("value")[:1]),
-        highest_value=for_milestones(highest_of(by_end)),
-    )
-    if team_id is not None:
-        key_results = key_results.filter(objective__team_id=team_id)
-    rows = key_results.values_list(
-        "id",
-        "title",
-        "kind",
-        "baseline",
-        "target",
-        "weight",
-        "objective_id",
-        "owner__email",
-        "objective__team_id",
-        "objective__team__name",
-        "stated_confidence",
-        "final_value",
-        "highest_value",
-    ).order_by("title", "id")
+    params = {"company": company.pk, "cycle": cycle.pk, "midpoint": midpoint, "ends": ends, "milestone": MILESTONE}
+    if team_id is None:
+        rows = select(_KEY_RESULTS, params, _COLUMNS)
+    else:
+        rows = select(_KEY_RESULTS_OF_TEAM, params | {"team": team_id}, _COLUMNS)
     total = Score("all", "All key results")
     owners: dict[str, Score] = {}
     teams: dict[str, Score] = {}
     scores: list[KeyResultScore] = []
     for pk, title, kind, baseline, target, weight, objective, owner, team, team_name, *figures in rows:
-        confidence, final, highest_value = (_exact(value) for value in figures)
+        confidence, final, highest_value = figures
         grade = None
         if final is not None:
             facts = KeyResultFacts(pk, objective, kind, baseline, target, weight, current=final, highest=highest_value)

@@ -297,7 +297,7 @@ class Delivery:
 
 
 def cycle_delivery(cycle: Cycle, *, at: datetime | None = None) -> Delivery:
-    """The roll-up of ``cycle`` and the epics beneath it: the tree's four queries and two more."""
+    """The roll-up of ``cycle`` and the epics beneath it: the tree's three queries and two more."""
     tree = cycle_tree(cycle, at=at)
     now = tree.at
     objective_of = {kr.pk: kr.objective_id for kr in tree.key_results}

@@ -8,38 +8,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import (
-    Case,
-    DecimalField,
-    Exists,
-    F,
-    Func,
-    JSONField,
-    Model,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    When,
-)
-from django.db.models.expressions import RawSQL
+from django.db.models import Exists, F, Func, JSONField, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from config.db import fields, select
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from okrs.rollup import TREND_WINDOW, KeyResultFacts, ObjectiveFacts, Rollup, compute, expected_progress
+from outcomes.models import BusinessOutcome, Strategy, Team, User
 from outcomes.progress import MILESTONE
 
 TABLE = Objective._meta.db_table
 
 # The objectives of a cycle and all their descendants, in any cycle. UNION (not UNION ALL)
 # drops rows already seen, so even corrupt data with a loop cannot make it run forever.
-SUBTREE_OF_CYCLE = f"""
-WITH RECURSIVE tree(id) AS (
-    SELECT id FROM {TABLE} WHERE cycle_id = %s
+_SUBTREE = f"""WITH RECURSIVE tree(id) AS (
+    SELECT id FROM {TABLE} WHERE cycle_id = {{cycle}}
     UNION
     SELECT child.id FROM {TABLE} child JOIN tree ON child.parent_id = tree.id
 )
-SELECT id FROM tree
 """
+SUBTREE_OF_CYCLE = _SUBTREE.format(cycle="%s") + "SELECT id FROM tree"
 
 ANCESTORS = f"""
 WITH RECURSIVE up(id, parent_id, cycle_id, depth) AS (
@@ -74,46 +62,6 @@ def subtree_height(objective_id: int) -> int:
         cursor.execute(SUBTREE_HEIGHT, [objective_id])
         row = cursor.fetchone()
     return int(row[0] or 1)
-
-
-def _checkins(at: datetime) -> QuerySet[CheckIn]:
-    return CheckIn.objects.filter(key_result=OuterRef("pk"), as_of__lte=at)
-
-
-def _latest(at: datetime, field: str) -> Subquery:
-    return Subquery(_checkins(at).order_by("-as_of", "-id").values(field)[:1])
-
-
-class _Highest(Func):
-    """MAX(value) over the correlated check-ins, without the GROUP BY an aggregate would bring: the whole
-    subquery is one aggregate row, read through the (key result, as of) index."""
-
-    function = "MAX"
-    contains_aggregate = False
-
-
-def highest_of(check_ins: QuerySet[CheckIn]) -> Subquery:
-    """The highest value among correlated check-ins, as one aggregate row."""
-    return Subquery(check_ins.order_by().values(top=_Highest(F("value"), output_field=DecimalField())))
-
-
-def for_milestones(value: Subquery) -> Case:
-    """The value for milestones, NULL for other kinds: only a milestone's progress reads its highest value,
-    so the database skips the subquery for the rest."""
-    return Case(When(kind=MILESTONE, then=value), default=None, output_field=DecimalField())
-
-
-def key_results_with_checkins(queryset: QuerySet[KeyResult], at: datetime) -> QuerySet[KeyResult]:
-    """Annotate the latest value and confidence as of ``at`` and a trend window before it, and for
-    milestones (the only kind whose progress reads it) the highest value ever reached by then."""
-    before = at - TREND_WINDOW
-    return queryset.annotate(
-        latest_value=_latest(at, "value"),
-        latest_confidence=_latest(at, "confidence"),
-        highest_value=for_milestones(highest_of(_checkins(at))),
-        value_before=_latest(before, "value"),
-        highest_before=for_milestones(highest_of(_checkins(before))),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +139,7 @@ class CycleTree:
     The tree is read-only and read as plain rows: a big cycle has thousands of objectives and key
     results, and model instances of them (and of their owners, one per row) cost more than the queries.
     Writers read the models they write (``refresh_cycles``, ``cycle_close``). What each objective serves
-    is in ``strategies_of`` and ``business_outcomes_of`` (objective id -> refs), one query each.
+    is in ``strategies_of`` and ``business_outcomes_of`` (objective id -> refs), read in one query.
     """
 
     cycle: Cycle
@@ -207,22 +155,87 @@ class CycleTree:
         return [o for o in self.objectives if o.cycle_id == self.cycle.pk and o.parent_id not in ids]
 
 
-_OWNER = ("owner_id", "owner__email", "owner__full_name")
-_OBJECTIVE_ROW = (
-    *("id", "cycle_id", "parent_id", "title", "level", "weight", *_OWNER, "team_id", "team__name"),
-    *("progress", "status", "grade_overridden", "cycle__start", "cycle__end"),
-)
-_KEY_RESULT_ROW = (
-    *("id", "objective_id", "title", "kind", "unit", "baseline", "target", "weight", *_OWNER, "next_checkin_due"),
-    *("current_value", "confidence", "progress", "status"),
-    *("latest_value", "latest_confidence", "highest_value", "value_before", "highest_before"),
-)
+def _tables(*models: type[Model]) -> dict[str, str]:
+    return {model._meta.model_name or "": model._meta.db_table for model in models}
+
+
+_T = _tables(Objective, KeyResult, CheckIn, Cycle, User, Team, Strategy, BusinessOutcome)
+_T["strategies"] = Objective.strategies.through._meta.db_table
+_T["business_outcomes"] = Objective.business_outcomes.through._meta.db_table
+
+# The cycle tree's reads, as constant statements (see ``config.db``). Each starts from the ids of the tree.
+_TREE = _SUBTREE.format(cycle="%(cycle)s")
+
+TREE_OBJECTIVES = f"""{_TREE}
+SELECT o.id, o.cycle_id, o.parent_id, o.title, o.level, o.weight, o.owner_id, u.email, u.full_name,
+    o.team_id, t.name, o.progress, o.status, o.grade_overridden, y.start, y."end"
+FROM {_T["objective"]} o
+JOIN {_T["user"]} u ON u.id = o.owner_id
+JOIN {_T["cycle"]} y ON y.id = o.cycle_id
+LEFT JOIN {_T["team"]} t ON t.id = o.team_id
+WHERE o.company_id = %(company)s AND o.id IN (SELECT id FROM tree)
+ORDER BY o.title, o.id
+"""
+
+
+def _latest(column: str, at: str) -> str:
+    return f"""(SELECT c.{column} FROM {_T["checkin"]} c WHERE c.key_result_id = k.id AND c.as_of <= %({at})s
+        ORDER BY c.as_of DESC, c.id DESC LIMIT 1)"""
+
+
+def _highest(at: str) -> str:
+    """The highest value by ``at``, for milestones only: the only kind whose progress reads it."""
+    return f"""CASE WHEN k.kind = %(milestone)s THEN (SELECT MAX(c.value) FROM {_T["checkin"]} c
+        WHERE c.key_result_id = k.id AND c.as_of <= %({at})s) END"""
+
+
+# Each key result with the latest value and confidence as of the tree's moment, a trend window before it
+# (latest value), and for milestones the highest value reached by each: index lookups on (key result, as of).
+TREE_KEY_RESULTS = f"""{_TREE}
+SELECT k.id, k.objective_id, k.title, k.kind, k.unit, k.baseline, k.target, k.weight,
+    k.owner_id, u.email, u.full_name, k.next_checkin_due, k.current_value, k.confidence, k.progress, k.status,
+    {_latest("value", "at")}, {_latest("confidence", "at")}, {_highest("at")},
+    {_latest("value", "before")}, {_highest("before")}
+FROM {_T["keyresult"]} k
+JOIN {_T["user"]} u ON u.id = k.owner_id
+WHERE k.company_id = %(company)s AND k.objective_id IN (SELECT id FROM tree)
+ORDER BY k.title, k.id
+"""
+
+# What the tree's objectives serve, strategies ('s') and business outcomes ('b'), each by title.
+TREE_SERVED = f"""{_TREE}
+SELECT 's', l.objective_id, s.id, s.title
+FROM {_T["strategies"]} l JOIN {_T["strategy"]} s ON s.id = l.strategy_id
+WHERE l.objective_id IN (SELECT id FROM tree)
+UNION ALL
+SELECT 'b', l.objective_id, b.id, b.title
+FROM {_T["business_outcomes"]} l JOIN {_T["businessoutcome"]} b ON b.id = l.businessoutcome_id
+WHERE l.objective_id IN (SELECT id FROM tree)
+ORDER BY 4, 3
+"""
+
+
+_PERSON = fields(User, "id", "email", "full_name")
+_OBJECTIVE_COLUMNS = [
+    *fields(Objective, "id", "cycle", "parent", "title", "level", "weight"),
+    *_PERSON,
+    *fields(Team, "id", "name"),
+    *fields(Objective, "progress", "status", "grade_overridden"),
+    *fields(Cycle, "start", "end"),
+]
+_KEY_RESULT_COLUMNS = [
+    *fields(KeyResult, "id", "objective", "title", "kind", "unit", "baseline", "target", "weight"),
+    *_PERSON,
+    *fields(KeyResult, "next_checkin_due", "current_value", "confidence", "progress", "status"),
+    *fields(CheckIn, "value", "confidence", "value", "value", "value"),
+]
+_SERVED_COLUMNS = [None, *fields(Objective, "id"), *fields(Strategy, "id", "title")]
 
 
 def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
-    """Load and compute a cycle's tree in four queries (objectives, their strategies and outcomes, key results)."""
+    """Load and compute a cycle's tree in three queries (objectives, key results, what the objectives serve)."""
     at = at or timezone.now()
-    in_tree = RawSQL(SUBTREE_OF_CYCLE, [cycle.pk])  # noqa: S611 - a constant query with bound parameters
+    params = {"cycle": cycle.pk, "company": cycle.company_id}
     people: dict[int, Person] = {}
 
     def person(pk: int, email: str, full_name: str) -> Person:
@@ -234,12 +247,7 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
     bounds = {cycle.pk: (cycle.start, cycle.end)}  # of each cycle in the tree, for its expected progress
     teams: dict[int, TeamRef] = {}
     objectives: list[TreeObjective] = []
-    rows = (
-        Objective.objects.filter(company_id=cycle.company_id, id__in=in_tree)
-        .order_by("title", "id")
-        .values_list(*_OBJECTIVE_ROW)
-    )
-    for row in rows:
+    for row in select(TREE_OBJECTIVES, params, _OBJECTIVE_COLUMNS):
         pk, cycle_id, parent_id, title, level, weight, *owner, team_id, team_name = row[:11]
         bounds.setdefault(cycle_id, (row[14], row[15]))
         objectives.append(
@@ -259,14 +267,9 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
             )
         )
     key_results: list[TreeKeyResult] = []
-    kr_rows = (
-        key_results_with_checkins(KeyResult.objects.filter(company_id=cycle.company_id, objective_id__in=in_tree), at)
-        .order_by("title", "id")
-        .values_list(*_KEY_RESULT_ROW)
-    )
-    for row in kr_rows:
+    moments = {"at": at, "before": at - TREND_WINDOW, "milestone": MILESTONE}
+    for row in select(TREE_KEY_RESULTS, params | moments, _KEY_RESULT_COLUMNS):
         pk, objective_id, title, kind, unit, baseline, target, weight, *owner, due = row[:12]
-        latest, confidence_now, highest, before, highest_before = map(_decimal, row[16:])
         key_results.append(
             TreeKeyResult(
                 pk=pk,
@@ -283,11 +286,11 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
                 confidence=row[13],
                 progress=row[14],
                 status=row[15],
-                latest_value=latest,
-                latest_confidence=confidence_now,
-                highest_value=highest,
-                value_before=before,
-                highest_before=highest_before,
+                latest_value=row[16],
+                latest_confidence=row[17],
+                highest_value=row[18],
+                value_before=row[19],
+                highest_before=row[20],
             )
         )
     tz = cycle.company.timezone
@@ -297,28 +300,18 @@ def cycle_tree(cycle: Cycle, *, at: datetime | None = None) -> CycleTree:
         [_facts(kr, at) for kr in key_results],
         expected_by_cycle=expected,
     )
+    served: dict[str, dict[int, list[Ref]]] = {"s": {}, "b": {}}
+    for kind, objective_id, pk, title in select(TREE_SERVED, params, _SERVED_COLUMNS):
+        served[kind].setdefault(objective_id, []).append(Ref(pk, title))
     return CycleTree(
         cycle=cycle,
         at=at,
         objectives=objectives,
         key_results=key_results,
         rollup=rollup,
-        strategies_of=_served(Objective.strategies.through, "strategy", in_tree),
-        business_outcomes_of=_served(Objective.business_outcomes.through, "businessoutcome", in_tree),
+        strategies_of=served["s"],
+        business_outcomes_of=served["b"],
     )
-
-
-def _served(through: Any, target: str, in_tree: RawSQL) -> dict[int, list[Ref]]:
-    """Objective id -> what it serves through the many-to-many table ``through``, ordered by title."""
-    rows = (
-        through.objects.filter(objective_id__in=in_tree)
-        .order_by(f"{target}__title", f"{target}_id")
-        .values_list("objective_id", f"{target}_id", f"{target}__title")
-    )
-    served: dict[int, list[Ref]] = {}
-    for objective_id, pk, title in rows:
-        served.setdefault(objective_id, []).append(Ref(pk, title))
-    return served
 
 
 def _facts(kr: TreeKeyResult, at: datetime) -> KeyResultFacts:
@@ -338,11 +331,6 @@ def _facts(kr: TreeKeyResult, at: datetime) -> KeyResultFacts:
     )
 
 
-def _decimal(value: object) -> Decimal | None:
-    # SQLite returns aggregates of decimals as floats or strings; normalise exactly.
-    return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
-
-
 # --- list details --------------------------------------------------------------------
 def overdue_key_results() -> QuerySet[KeyResult]:
     return KeyResult.objects.filter(next_checkin_due__lt=timezone.now())
@@ -355,7 +343,7 @@ def objective_is_stale() -> Exists:
 
 class _IdArray(Func):
     """The values of a correlated subquery's rows as one JSON array in ascending order, ``[]`` when there
-    are none. Like ``_Highest``, an aggregate over the whole subquery with no GROUP BY."""
+    are none: an aggregate over the whole subquery, with no GROUP BY."""
 
     contains_aggregate = False
     output_field = JSONField()
