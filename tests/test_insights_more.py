@@ -15,6 +15,7 @@ import pytest
 
 from epics.models import ActualResult, Contribution, Epic, OutcomeReview
 from insights.alignment import alignment
+from insights.api.serializers import CalibrationSerializer, calibration_data
 from insights.calibration import calibration
 from insights.investment import investment
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
@@ -693,6 +694,19 @@ def test_calibration_scores_confidence_against_the_grade():
         *(Decimal(x) for x in ("0.75", "0.625", "0.125", "0.2875")),
     ]
     assert [row[0] for row in rows] == ["total", "owner", "owner", "team", "team", "team"]
+
+
+def test_calibration_document_is_what_its_documented_serializer_gives():
+    """The answer is built by hand for speed; it must match the serializer the schema documents."""
+    a, _b = _two_companies("Europe/Berlin")
+    world = _calibration_world(a)
+    whole, alpha = calibration(a, world["cycle"]), calibration(a, world["cycle"], team_id=world["teams"][0].pk)
+    for result in (whole, alpha):
+        assert calibration_data(result) == CalibrationSerializer(result).data
+    data = calibration_data(whole)
+    assert data["midpoint"] == "2027-02-14T22:30:00Z"
+    assert {s["name"]: s["unscored"] for s in data["by_team"]} == {"Alpha": 0, "Beta": 1, "No team": 1}
+    assert [s["name"] for s in calibration_data(alpha)["by_team"]] == ["Alpha"]
 
 
 def test_calibration_filters_by_team_and_stays_in_its_company():

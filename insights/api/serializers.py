@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from epics.choices import EpicStatus, ReviewPhase, Verdict, WorkType
-from insights.calibration import Calibration, KeyResultScore
+from insights.calibration import Calibration, KeyResultScore, Score
 from insights.investment import EpicSpend
 from insights.periods import FIRST_DAY, LAST_DAY, MAX_DAYS
 from insights.selectors import VERDICTS, EpicLine, Tally
@@ -391,10 +391,18 @@ class CalibrationSerializer(serializers.Serializer[Any]):
     key_results = KeyResultScoreSerializer(many=True)
 
 
-class CalibrationHeadSerializer(CalibrationSerializer):
-    """Everything but ``key_results``, which ``calibration_data`` adds by hand."""
-
-    key_results = None  # type: ignore[assignment]
+def score_data(score: Score) -> dict[str, Any]:
+    """What ``ScoreSerializer(score).data`` gives, as a plain dict."""
+    return {
+        "key": str(score.key),
+        "name": str(score.name),
+        "scored": int(score.scored),
+        "unscored": int(score.unscored),
+        "mean_confidence": _float(score.mean_confidence),
+        "mean_grade": _float(score.mean_grade),
+        "bias": _float(score.bias),
+        "brier": _float(score.brier),
+    }
 
 
 def key_result_score_data(score: KeyResultScore) -> dict[str, Any]:
@@ -411,11 +419,17 @@ def key_result_score_data(score: KeyResultScore) -> dict[str, Any]:
 
 
 def calibration_data(result: Calibration) -> dict[str, Any]:
-    """What ``CalibrationSerializer(result).data`` gives: the groups through their serializers, the key
-    results (thousands in a big cycle) by hand."""
-    data = dict(CalibrationHeadSerializer(result).data)
-    data["key_results"] = [key_result_score_data(score) for score in result.key_results]
-    return data
+    """What ``CalibrationSerializer(result).data`` gives, built by hand: a big cycle has thousands of key
+    results and hundreds of owners, and a serializer per row costs more than reading them."""
+    return {
+        "cycle": int(result.cycle_id),
+        "midpoint": _MOMENT.to_representation(result.midpoint),
+        "ends": _MOMENT.to_representation(result.ends),
+        "total": score_data(result.total),
+        "by_owner": [score_data(score) for score in result.by_owner],
+        "by_team": [score_data(score) for score in result.by_team],
+        "key_results": [key_result_score_data(score) for score in result.key_results],
+    }
 
 
 # --- flow ----------------------------------------------------------------------------------
