@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import redis
 import structlog
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = structlog.get_logger(__name__)
 
@@ -58,6 +58,23 @@ return {0, count, oldest, string.format('%.6f', now)}
 """
 
 
+class _ReusedClients(RedisCacheClient):
+    """Django's Redis cache client, keeping one ``redis.Redis`` per connection pool instead of making one
+    for every call: making one costs about 0.2 ms (twice a round trip to Redis on loopback), and the
+    throttle asks on every request. A client is a thin, thread-safe front to its pool."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, redis.Redis] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+        return client
+
+
 class ResilientRedisCache(RedisCache):
     """``RedisCache`` whose calls answer "nothing there" instead of raising while Redis is unreachable.
 
@@ -69,6 +86,7 @@ class ResilientRedisCache(RedisCache):
         options = dict(params.get("OPTIONS") or {})
         self.retry_after = float(options.pop("retry_after", DEFAULT_RETRY_AFTER))
         super().__init__(server, {**params, "OPTIONS": options})
+        self._class = _ReusedClients
         self._unreachable_until = 0.0
         self._bucket_script: Any = None
 

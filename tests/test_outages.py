@@ -122,6 +122,8 @@ def test_a_reachable_cache_is_an_ordinary_redis_cache(settings: Any):
         cache.set("k", 41)
         assert cache.incr("k") == 42
         assert (cache.get("k"), cache.has_key("k"), cache.reachable) == (42, True, True)
+        client: Any = cache._cache  # type: ignore[attr-defined]
+        assert client.get_client("k", write=True) is client.get_client("j")  # one client per pool, kept
     finally:
         cache.delete("k")
 
