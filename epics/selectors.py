@@ -119,14 +119,21 @@ def filter_review_phase(queryset: QuerySet[Epic], phase: str, now: datetime | No
 
 # --- trace ---------------------------------------------------------------------------
 TABLE = Objective._meta.db_table
-ANCESTORS_OF_MANY = f"""
+_ANCESTORS = f"""
 WITH RECURSIVE up(id, parent_id) AS (
-    SELECT id, parent_id FROM {TABLE} WHERE id IN (%s)
+    SELECT id, parent_id FROM {TABLE} WHERE id IN ({{seed}})
     UNION
     SELECT p.id, p.parent_id FROM {TABLE} p JOIN up ON p.id = up.parent_id
 )
 SELECT id FROM up
 """
+ANCESTORS_OF_MANY = _ANCESTORS.format(seed="%s")  # the seed ids as one placeholder each
+# The objectives with work: those whose key results a company's epic serves, and all their ancestors.
+OBJECTIVES_WITH_WORK = _ANCESTORS.format(
+    seed=f"""SELECT k.objective_id FROM {KeyResult._meta.db_table} k
+        JOIN {Contribution._meta.db_table} c ON c.key_result_id = k.id
+        JOIN {Epic._meta.db_table} e ON e.id = c.epic_id WHERE e.company_id = %s"""
+)
 
 
 @dataclass
@@ -185,15 +192,9 @@ def key_results_without_epics(queryset: QuerySet[KeyResult]) -> QuerySet[KeyResu
 
 
 def objectives_without_epics(queryset: QuerySet[Objective], company_id: int) -> QuerySet[Objective]:
-    """Objectives with no epic on their key results nor beneath them (on any descendant's key results)."""
-    with_work = list(
-        Contribution.objects.filter(epic__company_id=company_id)
-        .values_list("key_result__objective_id", flat=True)
-        .distinct()
-    )
-    placeholders = ", ".join(["%s"] * len(with_work))  # one bound parameter per id
-    covered = RawSQL(ANCESTORS_OF_MANY % placeholders, with_work) if with_work else None  # noqa: S611
-    return queryset.exclude(id__in=covered) if covered is not None else queryset
+    """Objectives with no epic on their key results nor beneath them (on any descendant's key results), in
+    the one query of ``queryset``: the objectives with work are a subquery, not a list of ids sent along."""
+    return queryset.exclude(id__in=RawSQL(OBJECTIVES_WITH_WORK, [company_id]))  # noqa: S611 - constant, bound
 
 
 def epic_cost(epic: Epic, now: datetime | None = None) -> tuple[Any, str, str] | None:

@@ -17,7 +17,7 @@ retired strategy is no answer to a threat).
 Filters: ``team_id`` keeps the epics of that team and the objectives of that team (with their key
 results); ``strategy_id`` keeps the epics serving that strategy, so every epic left is aligned, and
 the objectives linked to that strategy. Threats belong to the company and ignore both filters.
-Five queries.
+Four queries.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def alignment(
     strategy_id: int | None = None,
     now: datetime | None = None,
 ) -> Alignment:
-    """The alignment of the work active in [start, end) (see the module docstring). Five queries."""
+    """The alignment of the work active in [start, end) (see the module docstring). Four queries."""
     now = now or timezone.now()
     result = Alignment()
     _count_epics(result, company, start, end, team_id, strategy_id, now)
@@ -258,7 +258,7 @@ def _find_idle_okrs(
     team_id: int | None,
     strategy_id: int | None,
 ) -> None:
-    """Objectives and key results of the cycles overlapping the period that no epic serves (three queries).
+    """Objectives and key results of the cycles overlapping the period that no epic serves (two queries).
 
     A cycle runs from its first day to the end of its last day in the company's time zone, so it
     overlaps [start, end) when it starts on or before the period's last day and ends on or after

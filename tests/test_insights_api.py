@@ -1205,7 +1205,7 @@ QUERIES = {
     "rollup": (10, 12),
     "realisation": (6, 8),
     "outcome-debt": (5, 6),
-    "alignment": (9, 11),
+    "alignment": (8, 10),
     "investment": (6, 8),
     "calibration": (5, 6),
     "flow": (6, 7),

@@ -287,7 +287,7 @@ LISTS: dict[str, tuple[str | Callable[[Cast], str], Callable[[Cast, int], None],
     "v1:outbound-delivery-list": (f"{A}/outbound-deliveries/", _outbound, 4),  # cursor
     "v1:epic-status-history": (_history_path, _status_changes, 5),  # + the epic itself; cursor
     "v1:key-results-without-epics": (f"{A}/alignment/key-results-without-epics/", _key_results, 5),
-    "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 6),  # + covered ids
+    "v1:objectives-without-epics": (f"{A}/alignment/objectives-without-epics/", _objectives, 5),
 }
 
 
