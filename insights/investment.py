@@ -23,14 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from epics.choices import ReviewState
-from epics.models import ActualResult, OutcomeReview
 from insights.alignment import COST_FIELDS, ZERO, cost_of, ratio
-from insights.selectors import VERDICTS, _strategies_of
+from insights.selectors import VERDICTS, deliveries, strategies_served, with_verdict
 from outcomes.models import Company
 
 UNRECORDED = "unrecorded"
@@ -135,27 +132,22 @@ def investment(
 ) -> Investment:
     """The cost of the epics delivered in [start, end) by outcome, per team, strategy and in total. Two queries."""
     now = now or timezone.now()
-    latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
-    reviews = (
-        OutcomeReview.objects.filter(epic__company=company, done_at__gte=start, done_at__lt=end)
-        .exclude(state=ReviewState.CANCELLED)
-        .annotate(
-            verdict=Subquery(latest.values(overall=Coalesce(NullIf("verdict_override", Value("")), "verdict"))[:1])
+    delivered = deliveries(company, start, end, team_id=team_id)
+    rows = (
+        with_verdict(delivered)
+        .values_list(
+            "epic_id",
+            "state",
+            "verdict",
+            "done_at",
+            "epic__title",
+            "epic__team_id",
+            "epic__team__name",
+            "epic__owner__email",
+            *(f"epic__{name}" for name in COST_FIELDS),
         )
+        .order_by("done_at", "pk")
     )
-    if team_id is not None:
-        reviews = reviews.filter(epic__team_id=team_id)
-    rows = reviews.values_list(
-        "epic_id",
-        "state",
-        "verdict",
-        "done_at",
-        "epic__title",
-        "epic__team_id",
-        "epic__team__name",
-        "epic__owner__email",
-        *(f"epic__{name}" for name in COST_FIELDS),
-    ).order_by("done_at", "pk")
     latest_delivery: dict[int, tuple[EpicSpend, int | None]] = {}
     for epic_id, state, verdict, done_at, title, team, team_name, owner, *cost_values in rows:
         cost = cost_of(cost_values, now)
@@ -173,7 +165,7 @@ def investment(
             how=how,
         )
         latest_delivery[epic_id] = (spend, team)  # rows come oldest first: the latest delivery wins
-    strategies = _strategies_of(set(latest_delivery))
+    strategies = strategies_served(delivered)
     if strategy_id is not None:
         latest_delivery = {
             epic_id: entry

@@ -93,22 +93,15 @@ def realisation(
     verdict is the latest revision's, the override winning. An epic serving several strategies
     counts once under each. Three queries.
     """
-    latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
-    reviews = (
-        OutcomeReview.objects.filter(epic__company=company, done_at__gte=start, done_at__lt=end)
-        .exclude(state=ReviewState.CANCELLED)
-        .annotate(
-            verdict=Subquery(latest.values(overall=Coalesce(NullIf("verdict_override", Value("")), "verdict"))[:1])
-        )
-    )
-    if team_id is not None:
-        reviews = reviews.filter(epic__team_id=team_id)
+    delivered = deliveries(company, start, end, team_id=team_id)
     rows = list(
-        reviews.values_list(
+        with_verdict(delivered)
+        .values_list(
             "epic_id", "state", "verdict", "done_at", "epic__team_id", "epic__team__name", "epic__owner__email"
-        ).order_by("done_at", "pk")
+        )
+        .order_by("done_at", "pk")
     )
-    strategies = _strategies_of({epic_id for epic_id, *_ in rows})
+    strategies = strategies_served(delivered)
     if strategy_id is not None:
         rows = [row for row in rows if strategy_id in {pk for pk, _ in strategies.get(row[0], [])}]
     zone = ZoneInfo(company.timezone)
@@ -134,10 +127,30 @@ def realisation(
     )
 
 
-def _strategies_of(epic_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
-    """The strategies each epic serves through its key results' objectives (one query)."""
+def deliveries(company: Company, start: datetime, end: datetime, *, team_id: int | None) -> QuerySet[OutcomeReview]:
+    """The deliveries in [start, end): reviews opened when an epic was done (cancelled ones, undone by a
+    reopen, do not count), of one team's epics when ``team_id`` is given."""
+    reviews = OutcomeReview.objects.filter(epic__company=company, done_at__gte=start, done_at__lt=end).exclude(
+        state=ReviewState.CANCELLED
+    )
+    return reviews if team_id is None else reviews.filter(epic__team_id=team_id)
+
+
+def with_verdict(reviews: QuerySet[OutcomeReview]) -> QuerySet[Any]:
+    """Annotate ``verdict``: the latest result revision's, the override winning."""
+    latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
+    return reviews.annotate(
+        verdict=Subquery(latest.values(overall=Coalesce(NullIf("verdict_override", Value("")), "verdict"))[:1])
+    )
+
+
+def strategies_served(reviews: QuerySet[OutcomeReview]) -> dict[int, list[tuple[int, str]]]:
+    """Epic id -> the strategies it serves through its key results' objectives, for the epics of ``reviews``
+    (one query: the epics are a subquery, however many were delivered)."""
     pairs = (
-        Contribution.objects.filter(epic_id__in=epic_ids, key_result__objective__strategies__isnull=False)
+        Contribution.objects.filter(
+            epic_id__in=reviews.order_by().values("epic_id"), key_result__objective__strategies__isnull=False
+        )
         .values_list("epic_id", "key_result__objective__strategies", "key_result__objective__strategies__title")
         .distinct()
     )

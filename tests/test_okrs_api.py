@@ -941,6 +941,27 @@ def test_rollup_queries_do_not_grow_with_the_tree(cast, client_for):
     assert len(big) - AUTH_QUERIES == 4, [q["sql"][:100] for q in big]
 
 
+def test_only_the_list_builds_the_filterset(cast, client_for, monkeypatch):
+    """A detail route, a command or a roll-up has no filter parameter to apply: it builds no filterset."""
+    from okrs.filtersets import CycleFilterSet
+
+    built: list[str] = []
+    real_init = CycleFilterSet.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(kwargs["request"].path)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(CycleFilterSet, "__init__", counting)
+    cycle = rows(cast)["cycle"]
+    client = client_for(cast.viewer_a)
+    for path in (cycle_url(cycle), cycle_url(cycle, "rollup/")):
+        assert client.get(path).status_code == 200
+    assert built == []
+    assert cycle.pk in ids(client.get(CYCLES, {"status": cycle.status}))
+    assert built == [CYCLES]
+
+
 # =====================================================================================
 # closing a cycle
 # =====================================================================================
