@@ -15,9 +15,15 @@ import pytest
 
 from epics.models import ActualResult, Contribution, Epic, OutcomeReview
 from insights.alignment import alignment
-from insights.api.serializers import CalibrationSerializer, calibration_data
+from insights.api.serializers import (
+    CalibrationSerializer,
+    InvestmentReturnSerializer,
+    calibration_data,
+    investment_data,
+)
 from insights.calibration import calibration
 from insights.investment import investment
+from insights.periods import period_of_days
 from okrs.models import CheckIn, Cycle, KeyResult, Objective
 from outcomes.models import Company, Strategy, SwotItem, Team, User
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
@@ -524,6 +530,21 @@ def test_investment_filters_by_team_and_strategy():
         "USD": (Decimal("400.00"), _buckets(partly="400"), Decimal("0.0000")),
     }
     assert (foreign.total.epics, foreign.epics, foreign.by_strategy) == (0, [], [])
+
+
+def test_investment_document_is_what_its_documented_serializer_gives():
+    """The answer is built by hand for speed; it must match the serializer the schema documents."""
+    a, _b = _two_companies()
+    world = _investment_world(a)
+    period = period_of_days(a, START.date(), (END - timedelta(days=1)).date())
+    whole, by_s2 = investment(a, START, END), investment(a, START, END, strategy_id=world["strategies"][1].pk)
+    for result in (whole, by_s2):
+        instance = {**vars(result), "period": period}
+        assert investment_data(instance) == InvestmentReturnSerializer(instance).data
+    data = investment_data({**vars(whole), "period": period})
+    eur = next(spend for spend in data["total"]["spend"] if spend["currency"] == "EUR")
+    assert set(eur["by_outcome"]) == {"achieved", "partly", "missed", "inconclusive", "unrecorded"}
+    assert all(isinstance(amount, str) for amount in eur["by_outcome"].values())  # money as exact strings
 
 
 def test_investment_never_counts_another_company():

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from epics.choices import EpicStatus, ReviewPhase, Verdict, WorkType
 from insights.calibration import Calibration, KeyResultScore, Score
-from insights.investment import EpicSpend
+from insights.investment import BUCKETS, EpicSpend, InvestmentGroup, Spend
 from insights.periods import FIRST_DAY, LAST_DAY, MAX_DAYS
 from insights.selectors import VERDICTS, EpicLine, Tally
 from okrs.api.serializers import RollupKeyResultSerializer, RollupObjectiveSerializer, RollupSerializer
@@ -321,12 +321,6 @@ class InvestmentReturnSerializer(serializers.Serializer[Any]):
     epics = EpicSpendSerializer(many=True)
 
 
-class InvestmentReturnHeadSerializer(InvestmentReturnSerializer):
-    """Everything but ``epics``, which ``investment_data`` adds by hand."""
-
-    epics = None  # type: ignore[assignment]
-
-
 _AMOUNT = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
 _MOMENT = serializers.DateTimeField()
 
@@ -351,12 +345,38 @@ def epic_spend_data(epic: EpicSpend) -> dict[str, Any]:
     }
 
 
+def _spend_data(spend: Spend) -> dict[str, Any]:
+    return {
+        "currency": str(spend.currency),
+        "epics": int(spend.epics),
+        "total": _AMOUNT.to_representation(spend.total),
+        "by_outcome": {name: _AMOUNT.to_representation(spend.by_outcome[name]) for name in BUCKETS},
+        "achieved_share": _float(spend.achieved_share),
+    }
+
+
+def investment_group_data(group: InvestmentGroup) -> dict[str, Any]:
+    """What ``InvestmentGroupSerializer(group).data`` gives, as a plain dict."""
+    return {
+        "key": str(group.key),
+        "name": str(group.name),
+        "epics": int(group.epics),
+        "waived": int(group.waived),
+        "unknown_cost": int(group.unknown_cost),
+        "spend": [_spend_data(spend) for spend in sorted(group.spend.values(), key=lambda s: s.currency)],
+    }
+
+
 def investment_data(instance: dict[str, Any]) -> dict[str, Any]:
-    """What ``InvestmentReturnSerializer(instance).data`` gives: the groups through their serializers, the
-    epics (thousands in a long period) by hand."""
-    data = dict(InvestmentReturnHeadSerializer(instance).data)
-    data["epics"] = [epic_spend_data(epic) for epic in instance["epics"]]
-    return data
+    """What ``InvestmentReturnSerializer(instance).data`` gives, built by hand: a long period has thousands
+    of delivered epics and a group per team and strategy, and a serializer per row costs more than the read."""
+    return {
+        "period": InsightPeriodSerializer(instance["period"]).data,
+        "total": investment_group_data(instance["total"]),
+        "by_team": [investment_group_data(group) for group in instance["by_team"]],
+        "by_strategy": [investment_group_data(group) for group in instance["by_strategy"]],
+        "epics": [epic_spend_data(epic) for epic in instance["epics"]],
+    }
 
 
 # --- confidence calibration ----------------------------------------------------------------
