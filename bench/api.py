@@ -527,10 +527,12 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
         "",
     ]
     rows = []
+    verdicts: list[str] = []
     for read in run.reads:
         baseline = run.baseline[read.size]
         net = (p(read.inprocess, 50) - baseline) / p(read.floor, 50)
         verdict = "within 3x" if read.ratio <= TARGET_RATIO else "net within 3x" if net <= TARGET_RATIO else "over 3x"
+        verdicts.append(verdict)
         rows.append(
             [
                 read.size,
@@ -553,6 +555,11 @@ def report(run: Run, args: argparse.Namespace, facts: list[str], seconds: float)
         "Baseline (company detail, in-process p50): "
         + ", ".join(f"{size} {_f(ms_)} ms" for size, ms_ in run.baseline.items())
         + ".",
+        "",
+        f"The 3x target: {len(verdicts) - verdicts.count('over 3x')} of {len(verdicts)} reads meet it, "
+        f"{verdicts.count('within 3x')} of them as measured and {verdicts.count('net within 3x')} net of the "
+        "baseline, which the floor does not pay (it matters where a floor is no bigger than the baseline); "
+        f"{verdicts.count('over 3x')} over it.",
     ]
     lines += ["", "## Deep pages of the cursor lists", ""]
     lines += [
