@@ -88,13 +88,18 @@ import rest_framework
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import get_resolver
 from django.utils import timezone
 
 from bench.common import free_port, table
 from bench.data import SIZES, BenchCompany, build_company, describe, reset_database
 from bench.floors import FLOORS, Scope
+from config.collector import tune_collector
 from epics.models import Epic
 from insights.periods import default_period
+
+get_resolver().url_patterns  # noqa: B018 - the routes loaded, as in the server's workers (bench/wsgi.py)
+tune_collector()  # the collector as the server's workers have it (config/collector.py)
 
 INSIGHTS = ["rollup", "realisation", "outcome-debt", "alignment", "flow", "investment", "calibration"]
 LISTS = ["objectives", "key-results", "check-ins", "epics"]

@@ -5,7 +5,12 @@ import os
 
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
+
+from config.collector import tune_collector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
 settings.ROOT_URLCONF = "bench.urls"  # read on every request, so set after the application is made
+get_resolver().url_patterns  # noqa: B018 - loaded before the collector is tuned, as config/wsgi.py does
+tune_collector()

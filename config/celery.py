@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -30,6 +30,14 @@ app.conf.beat_schedule = {
     "refresh-okr-figures": {"task": "okrs.tasks.refresh_open_cycles", "schedule": crontab(minute=7)},
     "clear-expired-sessions": {"task": "outcomes.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=17)},
 }
+
+
+@worker_process_init.connect
+def _tune_collector(**kwargs: Any) -> None:
+    """Each pool process, once it has loaded the service (see config/collector.py)."""
+    from config.collector import tune_collector
+
+    tune_collector()
 
 
 @worker_ready.connect
