@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,7 +43,12 @@ def _serve(path: str, key: str) -> tuple[int, bytes, weakref.ref[Any]]:
         "wsgi.errors": io.StringIO(),
     }
     statuses: list[str] = []
-    response = WSGIHandler()(environ, lambda status, headers, exc_info=None: statuses.append(status))
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+        statuses.append(status)
+        return lambda chunk: None
+
+    response = WSGIHandler()(environ, start_response)
     body = b"".join(response)
     response.close()
     released = weakref.ref(response)
