@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from tests.conftest import Cast
 
@@ -48,9 +50,16 @@ def _serve(path: str, key: str) -> tuple[int, bytes, weakref.ref[Any]]:
         statuses.append(status)
         return lambda chunk: None
 
-    response = WSGIHandler()(environ, start_response)
-    body = b"".join(response)
-    response.close()
+    # As Django's test client does: the test's database connection (and its transaction) stays open.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = WSGIHandler()(environ, start_response)
+        body = b"".join(response)
+        response.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     released = weakref.ref(response)
     del response
     return int(statuses[0].split()[0]), body, released
