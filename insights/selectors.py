@@ -91,7 +91,7 @@ def realisation(
 
     A delivery is a review that was opened (cancelled ones, undone by a reopen, do not count); its
     verdict is the latest revision's, the override winning. An epic serving several strategies
-    counts once under each. Three queries.
+    counts once under each. Two queries.
     """
     delivered = deliveries(company, start, end, team_id=team_id)
     rows = list(
@@ -360,13 +360,8 @@ def _latest_reviews(epic_ids: QuerySet[Any]) -> dict[int, LatestReview]:
     """Each epic's latest delivery (not a cancelled one) with its verdict, override winning (one query).
 
     Read as plain rows: a big cycle has thousands, and model instances cost more than the query."""
-    latest = ActualResult.objects.filter(review=OuterRef("pk")).order_by("-revision")
     rows = (
-        OutcomeReview.objects.filter(epic_id__in=epic_ids)
-        .exclude(state=ReviewState.CANCELLED)
-        .annotate(
-            verdict=Subquery(latest.values(overall=Coalesce(NullIf("verdict_override", Value("")), "verdict"))[:1])
-        )
+        with_verdict(OutcomeReview.objects.filter(epic_id__in=epic_ids).exclude(state=ReviewState.CANCELLED))
         .order_by("epic_id", "-done_at", "-id")
         .values_list("epic_id", "state", "due_at", "verdict")
     )
